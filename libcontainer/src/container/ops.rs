@@ -1,0 +1,189 @@
+//! start, kill, delete and wait.
+
+use super::{Container, Status};
+use crate::error::{Error, Result};
+use crate::hooks::{run_hooks, HookKind};
+use crate::protocol::{recv_msg, send_msg, Message, ProtocolError};
+use crate::state::START_SOCKET;
+use crate::syserr::{SysError, SysResultExt};
+use nix::errno::Errno;
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+use std::time::Duration;
+
+impl Container {
+    /// Start a created container: run its program. Poststart hooks follow (their failure
+    /// only warns, as the runtime-spec says).
+    pub fn start(&mut self) -> Result<()> {
+        self.make_exclusive()?;
+        if self.status() != Status::Created {
+            return Err(self.bad_status("start", ""));
+        }
+        let sock = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
+            .op(|| "socket(AF_UNIX, SOCK_SEQPACKET)".into())
+            .map_err(Error::sys("start"))?;
+        let path = Container::start_socket_path(&self.dir);
+        let addr = UnixAddr::new(&path).op(|| format!("socket address {path:?}")).map_err(Error::sys("start"))?;
+        connect(sock.as_raw_fd(), &addr)
+            .op(|| format!("connect to {:?}", self.dir.path.join(START_SOCKET)))
+            .map_err(Error::sys("start"))?;
+        let state = self.hook_state(Status::Created);
+        send_msg(sock.as_fd(), &Message::Start { state }).map_err(|e| protocol("start", e))?;
+        match recv_msg(sock.as_fd()) {
+            // exec closed init's end: the program runs.
+            Err(ProtocolError::Closed) => {}
+            Ok(Message::Error(e)) => return Err(Error::Spawn(crate::process::SpawnError::Init(e))),
+            Ok(m) => return Err(protocol("start", ProtocolError::Unexpected { got: Box::new(m), expected: "EOF" })),
+            Err(e) => return Err(protocol("start", e)),
+        }
+        self.state.started = true;
+        self.dir.write(&self.state).map_err(Error::sys("write state"))?;
+        let _ = std::fs::remove_file(self.dir.path.join(START_SOCKET));
+        if let Some(h) = self.state.hooks.poststart() {
+            if let Err(e) = run_hooks(HookKind::Poststart, h, self.hook_state(Status::Running).as_bytes()) {
+                tracing::warn!("{e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        let status = self.status();
+        if status == Status::Stopped {
+            return Err(self.bad_status("kill", " (hint: the container is not running)"));
+        }
+        if all {
+            if let Some(cg) = &self.state.cgroup {
+                return cg.kill_all(signal).map_err(Error::from);
+            }
+        }
+        self.signal_init(signal)
+    }
+
+    fn signal_init(&self, signal: i32) -> Result<()> {
+        let Some(pid) = self.state.pid else { return Ok(()) };
+        let fd = match crate::pidfd::open(nix::unistd::Pid::from_raw(pid)) {
+            Ok(fd) => fd,
+            Err(e) if e.errno() == Errno::ESRCH => return Ok(()),
+            Err(e) => return Err(Error::Sys { step: "kill", error: e }),
+        };
+        // The pidfd is of the process that has this pid now: make sure it is still ours.
+        if crate::state::proc_stat(pid).map(|s| s.start_time) != self.state.pid_start_time {
+            return Ok(());
+        }
+        match crate::pidfd::send_signal(&fd, signal) {
+            Ok(()) => Ok(()),
+            Err(e) if e.errno() == Errno::ESRCH => Ok(()),
+            Err(e) => Err(Error::Sys { step: "kill", error: e }),
+        }
+    }
+
+    /// Delete the container: its cgroup, its state; then the poststop hooks (which only
+    /// warn on failure). A container that is not stopped is refused unless `force`,
+    /// which kills everything in it first.
+    pub fn delete(mut self, force: bool) -> Result<()> {
+        self.make_exclusive()?;
+        let me = self;
+        let status = me.status();
+        if status != Status::Stopped {
+            if !force {
+                return Err(me.bad_status("delete", " (hint: stop it first, or use --force)"));
+            }
+            me.kill_everything()?;
+        }
+        if let Some(cg) = &me.state.cgroup {
+            cg.destroy()?;
+        }
+        let hooks = me.state.hooks.clone();
+        let state = me.hook_state(Status::Stopped);
+        me.dir.remove().map_err(Error::sys("remove state"))?;
+        if let Some(h) = hooks.poststop() {
+            if let Err(e) = run_hooks(HookKind::Poststop, h, state.as_bytes()) {
+                tracing::warn!("{e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGKILL init and the cgroup, and wait (bounded) for init to be gone.
+    fn kill_everything(&self) -> Result<()> {
+        let pidfd = self.state.pid.and_then(|p| crate::pidfd::open(nix::unistd::Pid::from_raw(p)).ok());
+        if let Some(cg) = &self.state.cgroup {
+            cg.kill_all(libc::SIGKILL)?;
+        }
+        self.signal_init(libc::SIGKILL)?;
+        if let Some(fd) = pidfd {
+            if !crate::pidfd::wait_exited(&fd, Duration::from_secs(10)).map_err(Error::sys("delete"))? {
+                return Err(Error::Sys {
+                    step: "delete",
+                    error: SysError::new(format!("wait for init {:?} to exit", self.state.pid), Errno::ETIMEDOUT),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Turn a shared lock into an exclusive one; the state is re-read after, since
+    /// flock conversion is not atomic.
+    fn make_exclusive(&mut self) -> Result<()> {
+        if self.exclusive {
+            return Ok(());
+        }
+        self.dir.relock_exclusive().map_err(Error::sys("lock state"))?;
+        if !self.dir.path.join(crate::state::STATE_FILE).exists() {
+            return Err(Error::NotFound(self.state.id.clone()));
+        }
+        self.state = self.dir.read().map_err(Error::sys("load state"))?;
+        self.exclusive = true;
+        Ok(())
+    }
+
+    /// Give up the state lock and keep what is needed to wait for init (for `run`,
+    /// which must not block `state` or `kill` while the container runs).
+    pub fn detach(self) -> Detached {
+        Detached {
+            root: self.dir.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            id: self.state.id.clone(),
+            pid: self.state.pid,
+        }
+    }
+}
+
+/// A container created by this process, without the state lock.
+#[derive(Debug, Clone)]
+pub struct Detached {
+    /// The state root.
+    pub root: std::path::PathBuf,
+    /// The container's id.
+    pub id: String,
+    /// Init's pid (our child).
+    pub pid: Option<i32>,
+}
+
+impl Detached {
+    /// Wait for init (our child) to exit and return its exit code, 128 + signal when
+    /// killed, as shells report it.
+    pub fn wait(&self) -> Result<i32> {
+        let Some(pid) = self.pid else { return Ok(0) };
+        loop {
+            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return Ok(c),
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::Sys { step: "wait", error: SysError::new(format!("waitpid {pid}"), e) }),
+            }
+        }
+    }
+
+    /// Load the container again (with the lock), e.g. to delete it.
+    pub fn load(&self) -> Result<Container> {
+        Container::load_locked(&self.root, &self.id, true)
+    }
+}
+
+fn protocol(step: &'static str, e: ProtocolError) -> Error {
+    Error::Sys { step, error: SysError::new(e.to_string(), Errno::EPIPE) }
+}

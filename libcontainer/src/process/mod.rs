@@ -1,0 +1,10 @@
+//! Creating the container's process: the clone seam, the init that runs inside the new
+//! namespaces, and the runtime side that drives it.
+
+pub mod clone;
+pub mod credentials;
+pub mod exec;
+mod init;
+pub mod spawn;
+
+pub use spawn::{spawn, SpawnArgs, SpawnError, Spawned};

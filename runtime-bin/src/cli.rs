@@ -1,0 +1,116 @@
+//! Command-line arguments, runc's names and flags.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "A daemonless OCI container runtime", disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory for the containers' state.
+    #[arg(long, global = true, default_value = "/run/berth")]
+    pub root: PathBuf,
+    /// Write logs (and errors) to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Debug logging.
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start`.
+    Create(Create),
+    /// Start a created container.
+    Start(Id),
+    /// Print a container's state as JSON.
+    State(Id),
+    /// Send a signal to a container's init (default SIGTERM).
+    Kill(Kill),
+    /// Delete a stopped container (or any, with --force).
+    Delete(Delete),
+    /// Create and start a container, and wait for it unless --detach.
+    Run(Run),
+    /// List containers.
+    List(List),
+}
+
+#[derive(Debug, Args)]
+pub struct Id {
+    /// The container's id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOpts {
+    /// The bundle directory (holding config.json).
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's init pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Don't use pivot_root (for a rootfs on ramfs).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Create {
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// The container's id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Run {
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Return once the container runs, instead of waiting for it.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// The container's id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Kill {
+    /// Signal every process in the container's cgroup.
+    #[arg(short, long)]
+    pub all: bool,
+    /// The container's id.
+    pub id: String,
+    /// Signal name (KILL, SIGKILL) or number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Delete {
+    /// Kill the container first if it is not stopped.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The container's id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct List {
+    /// Output format: table or json.
+    #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Print only the ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,20 @@
+use crate::cli::{Create, CreateOpts};
+use libcontainer::{Container, ContainerBuilder};
+use std::path::Path;
+
+pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
+    let mut b = ContainerBuilder::new(id, root).bundle(&o.bundle).no_pivot(o.no_pivot);
+    if let Some(p) = &o.pid_file {
+        b = b.pid_file(p);
+    }
+    b
+}
+
+pub fn create(root: &Path, id: &str, o: &CreateOpts) -> anyhow::Result<Container> {
+    Ok(builder(root, id, o).create()?)
+}
+
+pub fn run(root: &Path, a: Create) -> anyhow::Result<i32> {
+    create(root, &a.id, &a.opts)?;
+    Ok(0)
+}

@@ -1,0 +1,14 @@
+use crate::cli::Delete;
+use libcontainer::{Container, Error};
+use std::path::Path;
+
+pub fn run(root: &Path, a: Delete) -> anyhow::Result<i32> {
+    match Container::load_exclusive(root, &a.id) {
+        Ok(c) => c.delete(a.force)?,
+        // Like runc: deleting what is already gone is not an error when forced (shims
+        // delete, then delete --force).
+        Err(Error::NotFound(_)) if a.force => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(0)
+}

@@ -1,0 +1,25 @@
+//! One file per command; each is argument handling plus a call into libcontainer.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod start;
+mod state;
+
+use crate::cli::{Cli, Command};
+
+/// Run the command; the result is the process's exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let root = cli.global.root;
+    match cli.command {
+        Command::Create(a) => create::run(&root, a),
+        Command::Start(a) => start::run(&root, a),
+        Command::State(a) => state::run(&root, a),
+        Command::Kill(a) => kill::run(&root, a),
+        Command::Delete(a) => delete::run(&root, a),
+        Command::Run(a) => run::run(&root, a),
+        Command::List(a) => list::run(&root, a),
+    }
+}

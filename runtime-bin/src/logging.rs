@@ -1,0 +1,46 @@
+//! Logs and the final error line: text on stderr by default, or runc's JSON lines
+//! (`{"level":"error","msg":...,"time":...}`) in the `--log` file, which shims read.
+
+use crate::cli::Global;
+use std::io::Write;
+use std::path::PathBuf;
+
+pub struct Log {
+    file: Option<PathBuf>,
+    json: bool,
+}
+
+pub fn init(g: &Global) -> Log {
+    let level = if g.debug { "debug" } else { "warn" };
+    let filter = std::env::var("BERTH_LOG").unwrap_or_else(|_| level.to_string());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .without_time();
+    let file = g.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    match (file, g.log_format.as_str()) {
+        (Some(f), "json") => builder.json().with_writer(std::sync::Mutex::new(f)).init(),
+        (Some(f), _) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
+        (None, _) => builder.with_writer(std::io::stderr).init(),
+    }
+    Log { file: g.log.clone(), json: g.log_format == "json" }
+}
+
+impl Log {
+    /// Report the error that ends the command: one line on stderr, and in the log file.
+    pub fn error(&self, e: &anyhow::Error) {
+        // Library errors carry their whole story in Display; `{:#}` would repeat it.
+        let msg = e.to_string();
+        eprintln!("berth: {msg}");
+        if let Some(p) = &self.file {
+            let line = if self.json {
+                serde_json::json!({"level": "error", "msg": msg, "time": libcontainer::time::now_rfc3339()}).to_string()
+            } else {
+                format!("level=error msg={msg:?}")
+            };
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+}
