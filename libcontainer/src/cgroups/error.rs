@@ -1,0 +1,229 @@
+//! The single error type of the cgroups module.
+//!
+//! Every variant says what was attempted and on which path, and when the kernel
+//! refused, the errno (printed as its description, e.g. `No such process`) and a
+//! hint when the errno has a usual cause.
+
+use nix::errno::Errno;
+use std::io;
+use std::path::PathBuf;
+
+/// A cgroup operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CgroupError {
+    /// Reading a cgroup file failed.
+    #[error("read {path:?}: {}", describe(.source, generic_hint))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a value to a cgroup file failed.
+    #[error("write {value:?} to {path:?}: {}", describe(.source, write_hint))]
+    Write {
+        /// What was written.
+        value: String,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Opening a cgroup directory failed.
+    #[error("open {path:?}: {}", describe(.source, generic_hint))]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating a cgroup directory failed.
+    #[error("mkdir {path:?}: {}", describe(.source, mkdir_hint))]
+    Mkdir {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Listing a cgroup directory (to find child cgroups) failed.
+    #[error("list {path:?}: {}", describe(.source, generic_hint))]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Removing a cgroup directory failed.
+    #[error("rmdir {path:?}: {}", describe(.source, rmdir_hint))]
+    Rmdir {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Signalling a process of the cgroup failed.
+    #[error("kill {pid} with signal {signal} (listed in {path:?}): {}", describe(.source, generic_hint))]
+    Kill {
+        /// The process.
+        pid: i32,
+        /// The signal number.
+        signal: i32,
+        /// The cgroup directory that listed the process.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A line of `/proc/self/mountinfo` or `/proc/self/cgroup` text is malformed.
+    #[error("parse {what} line {line}: {reason}: {text:?}")]
+    Parse {
+        /// Which file the text came from (`mountinfo`, `/proc/self/cgroup`).
+        what: &'static str,
+        /// The 1-based line number.
+        line: usize,
+        /// The offending line.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No cgroup v1 or cgroup2 file system is mounted.
+    #[error("parse mountinfo: no cgroup or cgroup2 mount found (hint: is cgroupfs mounted on /sys/fs/cgroup?)")]
+    NoCgroupMounts,
+    /// The cgroups path (or the container id it is derived from) is not acceptable.
+    #[error("invalid cgroups path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given (or derived from the id).
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A relative cgroups path needs the caller's cgroup in a hierarchy that
+    /// `/proc/self/cgroup` does not list.
+    #[error(
+        "resolve cgroups path {path:?} in the {controllers} hierarchy at {mount_point:?}: \
+         the caller's cgroup in it is not listed in /proc/self/cgroup"
+    )]
+    NotInHierarchy {
+        /// The relative cgroups path.
+        path: PathBuf,
+        /// The hierarchy's controllers (`cgroup2` for the v2 hierarchy).
+        controllers: String,
+        /// Where the hierarchy is mounted.
+        mount_point: PathBuf,
+    },
+    /// A relative cgroups path is below the caller's cgroup, but that cgroup is not
+    /// inside the part of the hierarchy the mount shows (mountinfo root field).
+    #[error(
+        "resolve cgroups path {path:?}: the caller's cgroup {cgroup:?} is outside {root:?}, \
+         the part of the hierarchy mounted at {mount_point:?} (hint: use an absolute cgroupsPath)"
+    )]
+    NotVisible {
+        /// The relative cgroups path.
+        path: PathBuf,
+        /// The caller's cgroup in that hierarchy, from `/proc/self/cgroup`.
+        cgroup: PathBuf,
+        /// The mount's root within the hierarchy (mountinfo field 4).
+        root: PathBuf,
+        /// Where the hierarchy is mounted.
+        mount_point: PathBuf,
+    },
+    /// A pid that cannot be placed in a cgroup (0 would move the caller itself).
+    #[error("write pid {pid} to {path:?}: invalid pid")]
+    InvalidPid {
+        /// The pid.
+        pid: i32,
+        /// The `cgroup.procs` file.
+        path: PathBuf,
+    },
+    /// A signal number that is not a signal.
+    #[error("kill processes of {path:?}: invalid signal {signal}")]
+    InvalidSignal {
+        /// The signal number.
+        signal: i32,
+        /// The container's cgroup path (in-hierarchy).
+        path: PathBuf,
+    },
+    /// Processes were still in the cgroup when the wait for them ran out.
+    #[error(
+        "destroy {path:?}: processes {pids:?} still in the cgroup {waited_ms} ms after SIGKILL \
+         (hint: a process in uninterruptible sleep (D state) cannot die until its I/O ends)"
+    )]
+    StillRunning {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The processes left.
+        pids: Vec<i32>,
+        /// How long destroy waited.
+        waited_ms: u64,
+    },
+}
+
+impl CgroupError {
+    /// The errno of the failed system call, if the error comes from one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            CgroupError::Read { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Open { source, .. }
+            | CgroupError::Mkdir { source, .. }
+            | CgroupError::ReadDir { source, .. }
+            | CgroupError::Rmdir { source, .. }
+            | CgroupError::Kill { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            _ => None,
+        }
+    }
+}
+
+/// The errno's description (without Rust's " (os error N)" suffix), then the hint.
+fn describe(err: &io::Error, hint: fn(Errno) -> Option<&'static str>) -> String {
+    match err.raw_os_error().map(Errno::from_raw) {
+        Some(errno) => match hint(errno) {
+            Some(h) => format!("{} (hint: {h})", errno.desc()),
+            None => errno.desc().to_string(),
+        },
+        None => err.to_string(),
+    }
+}
+
+fn generic_hint(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::EROFS | Errno::EACCES | Errno::EPERM => Some("is /sys/fs/cgroup mounted read-only or are you not root?"),
+        _ => None,
+    }
+}
+
+fn write_hint(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::ESRCH => Some("the process has already exited"),
+        Errno::ENOSPC => Some("the cpuset cgroup has no CPUs or memory nodes (empty cpuset.cpus or cpuset.mems?)"),
+        Errno::EBUSY => Some("cgroup v2 allows no processes in a cgroup that delegates controllers to children"),
+        Errno::ENOENT => Some("does the cgroup exist (was it created, or already removed)?"),
+        e => generic_hint(e),
+    }
+}
+
+fn mkdir_hint(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::ENOENT => Some("is the cgroup hierarchy still mounted there?"),
+        e => generic_hint(e),
+    }
+}
+
+fn rmdir_hint(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::EBUSY => Some("processes or child cgroups are still in it"),
+        e => generic_hint(e),
+    }
+}
+
+/// Build an [`io::Error`] from an errno.
+pub(crate) fn io_err(errno: Errno) -> io::Error {
+    io::Error::from_raw_os_error(errno as i32)
+}
