@@ -37,12 +37,11 @@ pub struct Persisted {
     /// Init's start time in clock ticks (field 22 of /proc/<pid>/stat), against pid reuse.
     pub pid_start_time: Option<u64>,
     pub created: String,
-    /// Set once `start` has exec'd the program.
-    pub started: bool,
+    /// The config's `ociVersion`, reported back in the state (as runc does).
+    pub oci_version: String,
     pub annotations: HashMap<String, String>,
     pub hooks: Hooks,
     pub cgroup: Option<Manager>,
-    pub owner: String,
 }
 
 /// The state JSON of the runtime-spec, as `berth state` prints it (with runc's extras).
@@ -146,8 +145,9 @@ impl StateDir {
         let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec(s).map_err(|e| SysError::new(format!("serialize state: {e}"), Errno::EINVAL))?;
         let mut f = File::create(&tmp).op(|| format!("create {tmp:?}"))?;
+        // No fsync: the root is a tmpfs (/run) whose content does not outlive a reboot,
+        // and rename already makes the update atomic for concurrent readers.
         f.write_all(&data).op(|| format!("write {tmp:?}"))?;
-        f.sync_data().op(|| format!("sync {tmp:?}"))?;
         std::fs::rename(&tmp, &p).op(|| format!("rename {tmp:?} to {p:?}"))
     }
 
@@ -216,11 +216,10 @@ mod tests {
             pid: Some(7),
             pid_start_time: Some(9),
             created: crate::time::now_rfc3339(),
-            started: false,
+            oci_version: "1.0.2".into(),
             annotations: HashMap::new(),
             hooks: Hooks::default(),
             cgroup: None,
-            owner: String::new(),
         };
         d.write(&s).unwrap();
         assert_eq!(d.read().unwrap().pid, Some(7));

@@ -16,7 +16,7 @@ pub fn init(g: &Global) -> Log {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
-        .without_time();
+        .with_timer(tracing_subscriber::fmt::time::uptime());
     let file = g.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     match (file, g.log_format.as_str()) {
         (Some(f), "json") => builder.json().with_writer(std::sync::Mutex::new(f)).init(),

@@ -66,6 +66,7 @@ impl ContainerBuilder {
     pub fn create(self) -> Result<Container> {
         let spec = load_spec(&self.bundle)?;
         let plan = Plan::build(&self.id, &self.bundle, &spec, &self.opts)?;
+        tracing::debug!(id = %self.id, "config validated");
         let dir = StateDir::create(&self.root, &self.id).map_err(|e| match e.errno() {
             nix::errno::Errno::EEXIST => Error::Exists(self.id.clone()),
             _ => Error::Sys { step: "create state directory", error: e },
@@ -77,15 +78,10 @@ impl ContainerBuilder {
             pid: None,
             pid_start_time: None,
             created: crate::time::now_rfc3339(),
-            started: false,
+            oci_version: spec.version().clone(),
             annotations: plan.annotations.clone(),
             hooks: plan.hooks.clone(),
             cgroup: None,
-            owner: nix::unistd::User::from_uid(nix::unistd::geteuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_default(),
         };
         match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref()) {
             Ok(()) => Ok(Container { dir, state: persisted, exclusive: true }),
@@ -118,23 +114,17 @@ fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&
     st.cgroup = Some(cg.clone());
     dir.write(st).map_err(Error::sys("write state"))?;
     cg.create()?;
+    tracing::debug!(path = ?cg.container_path(), "cgroup created");
     let cgroup_mounts = cgroup_mounts(&cg);
     let listener = start_listener(dir).map_err(Error::sys("start socket"))?;
-    let mut on_pid = |pid: nix::unistd::Pid| {
-        st.pid = Some(pid.as_raw());
-        st.pid_start_time = crate::state::proc_stat(pid.as_raw()).map(|s| s.start_time);
-        if let Err(e) = dir.write(st) {
-            tracing::warn!("recording init's pid: {e}");
-        }
-    };
     let spawned = spawn(SpawnArgs {
         plan,
         cgroup: &cg,
         cgroup_mounts: &cgroup_mounts,
         start_listener: listener,
         close_in_child: &[dir.lock_fd()],
-        on_pid: &mut on_pid,
     })?;
+    tracing::debug!(pid = spawned.pid.as_raw(), "init ready");
     st.pid = Some(spawned.pid.as_raw());
     st.pid_start_time = crate::state::proc_stat(spawned.pid.as_raw()).map(|s| s.start_time);
     dir.write(st).map_err(Error::sys("write state"))?;

@@ -23,7 +23,7 @@ pub use ops::Detached;
 pub use builder::ContainerBuilder;
 
 use crate::error::{Error, Result};
-use crate::state::{self, OciState, Persisted, StateDir, OCI_VERSION, START_SOCKET};
+use crate::state::{self, OciState, Persisted, StateDir, START_SOCKET};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -113,6 +113,20 @@ impl Container {
         &self.dir.path
     }
 
+    /// The user owning the state directory (runc's `list` column).
+    pub fn owner(&self) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(uid) = std::fs::metadata(&self.dir.path).map(|m| m.uid()) else { return String::new() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        passwd
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+            .unwrap_or_else(|| format!("#{uid}"))
+    }
+
     /// The current status, from the state file and the process itself.
     pub fn status(&self) -> Status {
         let Some(pid) = self.state.pid else {
@@ -121,7 +135,7 @@ impl Container {
         };
         match state::proc_stat(pid) {
             Some(st) if !matches!(st.state, 'Z' | 'X') && Some(st.start_time) == self.state.pid_start_time => {
-                if !self.state.started && self.dir.path.join(START_SOCKET).exists() && comm(pid) == "berth:[init]" {
+                if self.dir.path.join(START_SOCKET).exists() && comm(pid) == "berth:[init]" {
                     Status::Created
                 } else {
                     Status::Running
@@ -135,14 +149,14 @@ impl Container {
     pub fn state(&self) -> OciState {
         let status = self.status();
         OciState {
-            oci_version: OCI_VERSION.into(),
+            oci_version: self.state.oci_version.clone(),
             id: self.state.id.clone(),
             pid: if status == Status::Stopped { 0 } else { self.state.pid.unwrap_or(0) },
             status: status.to_string(),
             bundle: self.state.bundle.clone(),
             rootfs: self.state.rootfs.clone(),
             created: self.state.created.clone(),
-            owner: self.state.owner.clone(),
+            owner: String::new(),
             annotations: self.state.annotations.clone(),
         }
     }
@@ -150,7 +164,7 @@ impl Container {
     /// The state JSON handed to hooks.
     pub(crate) fn hook_state(&self, status: Status) -> String {
         let mut v = serde_json::json!({
-            "ociVersion": OCI_VERSION,
+            "ociVersion": self.state.oci_version,
             "id": self.state.id,
             "status": status.to_string(),
             "bundle": self.state.bundle,

@@ -37,9 +37,11 @@ impl Container {
             Ok(m) => return Err(protocol("start", ProtocolError::Unexpected { got: Box::new(m), expected: "EOF" })),
             Err(e) => return Err(protocol("start", e)),
         }
-        self.state.started = true;
-        self.dir.write(&self.state).map_err(Error::sys("write state"))?;
-        let _ = std::fs::remove_file(self.dir.path.join(START_SOCKET));
+        tracing::debug!(id = %self.state.id, "program started");
+        // The socket's absence is what marks the container as started.
+        std::fs::remove_file(self.dir.path.join(START_SOCKET))
+            .op(|| format!("remove {:?}", self.dir.path.join(START_SOCKET)))
+            .map_err(Error::sys("start"))?;
         if let Some(h) = self.state.hooks.poststart() {
             if let Err(e) = run_hooks(HookKind::Poststart, h, self.hook_state(Status::Running).as_bytes()) {
                 tracing::warn!("{e}");
@@ -95,6 +97,7 @@ impl Container {
         }
         if let Some(cg) = &me.state.cgroup {
             cg.destroy()?;
+            tracing::debug!("cgroup removed");
         }
         let hooks = me.state.hooks.clone();
         let state = me.hook_state(Status::Stopped);

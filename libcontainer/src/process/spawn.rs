@@ -51,8 +51,6 @@ pub struct SpawnArgs<'a> {
     pub start_listener: OwnedFd,
     /// Raw fds the child must close at once (e.g. the state directory's lock).
     pub close_in_child: &'a [RawFd],
-    /// Called once init's pid is known, before it runs any setup (to record it for cleanup).
-    pub on_pid: &'a mut dyn FnMut(Pid),
 }
 
 fn rt(step: &'static str) -> impl FnOnce(SysError) -> SpawnError {
@@ -97,11 +95,13 @@ pub fn spawn(args: SpawnArgs<'_>) -> Result<Spawned, SpawnError> {
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
+    tracing::debug!(pid = first.as_raw(), two_step, "cloned");
     drop(child_end);
     drop(args.start_listener);
-    (args.on_pid)(first);
     let guard = KillGuard(vec![first]);
-    let r = drive(plan, args.cgroup, &parent_end, first, two_step, args.on_pid, cg_fd.is_some());
+    // Should this process die from here on, init reads EOF on its socket and exits: no
+    // pid needs recording for cleanup before it is ready.
+    let r = drive(plan, args.cgroup, &parent_end, first, two_step, cg_fd.is_some());
     match r {
         Ok(init) => {
             std::mem::forget(guard);
@@ -153,7 +153,6 @@ fn drive(
     sock: &OwnedFd,
     first: Pid,
     two_step: bool,
-    on_pid: &mut dyn FnMut(Pid),
     born_in_cgroup: bool,
 ) -> Result<Pid, SpawnError> {
     if !born_in_cgroup {
@@ -191,7 +190,6 @@ fn drive(
             Ok(WaitStatus::Exited(_, 0)) => {}
             other => return Err(SpawnError::Died(format!("first stage ended with {other:?}"))),
         }
-        on_pid(init);
     }
     let guard = KillGuard(if two_step { vec![init] } else { vec![] });
     if let Some(adj) = plan.process.oom_score_adj {

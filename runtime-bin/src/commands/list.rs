@@ -3,7 +3,8 @@ use libcontainer::Container;
 use std::path::Path;
 
 pub fn run(root: &Path, a: List) -> anyhow::Result<i32> {
-    let states: Vec<_> = Container::list(root)?.iter().map(|c| c.state()).collect();
+    let containers = Container::list(root)?;
+    let states: Vec<_> = containers.iter().map(|c| c.state()).collect();
     if a.quiet {
         for s in &states {
             println!("{}", s.id);
