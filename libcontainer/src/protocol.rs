@@ -12,9 +12,11 @@
 //!   [two-step: the first child joins/unshares,
 //!    forks init and sends InitPid{pid}] ◀──── (only when namespaces are joined or
 //!                                              a time namespace is created)
-//!  write uid_map/gid_map, join cgroups,
-//!  oom_score_adj
-//!        ── Continue ──────────────────────▶ cgroup ns, hostname, rootfs and mounts
+//!  write uid_map/gid_map
+//!        ── Continue ──────────────────────▶ hostname, rootfs, mounts...
+//!  join cgroups, oom_score_adj                (in parallel: a v1 cgroup move can
+//!        ── Joined ────────────────────────▶  wait an RCU grace period)
+//!                                            ...cgroup ns and cgroup mounts, devices
 //!        ◀────────────────── RuntimeHooks   (only when prestart/createRuntime hooks exist)
 //!  run prestart + createRuntime hooks
 //!        ── Continue ──────────────────────▶ createContainer hooks, pivot_root, devices,
@@ -65,6 +67,10 @@ impl std::error::Error for InitError {}
 pub enum Message {
     /// Runtime → init: what init waited for is done; go on.
     Continue,
+    /// Runtime → init: init is in its cgroup (and its oom_score_adj is set). Sent right
+    /// after the first `Continue`: init sets up mounts meanwhile and waits for this only
+    /// where the cgroup matters (cgroup namespace, cgroup mounts).
+    Joined,
     /// First child → runtime (two-step creation): the pid of init, in the runtime's pid namespace.
     InitPid { pid: i32 },
     /// First child → runtime (two-step creation): a user namespace was unshared; write its maps.
@@ -171,6 +177,7 @@ mod tests {
         let (a, b) = pair();
         let msgs = [
             Message::Continue,
+            Message::Joined,
             Message::InitPid { pid: 42 },
             Message::MapUserNs,
             Message::RuntimeHooks,

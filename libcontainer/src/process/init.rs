@@ -34,6 +34,9 @@ pub struct InitArgs<'a> {
 
 struct Ctx<'a> {
     plan: &'a Plan,
+    sync: OwnedFd,
+    /// Whether the runtime's `Joined` has arrived.
+    joined: bool,
     cgroup_mounts: &'a [CgroupMount],
     unshare_cgroupns: bool,
     root: Option<pathrs::Root>,
@@ -46,10 +49,10 @@ type Step = (&'static str, fn(&mut Ctx) -> Result<(), SysError>);
 /// Steps up to the point where the runtime's hooks run (still on the host's paths).
 const STEPS_BEFORE_HOOKS: &[Step] = &[
     ("user namespace", step_userns_root),
-    ("cgroup namespace", step_cgroupns),
     ("hostname", step_hostname),
     ("rootfs", step_rootfs),
     ("mounts", step_mounts),
+    ("cgroup", step_cgroup),
     ("devices", step_devices),
 ];
 
@@ -102,20 +105,28 @@ pub fn init_main(args: InitArgs<'_>) -> ! {
         tracing::debug!("init: waiting for the runtime: {e}");
         exit(1)
     }
-    let mut ctx = Ctx { plan, cgroup_mounts, unshare_cgroupns, root: None, exec_path: PathBuf::new(), env: Vec::new() };
-    run_steps(&mut ctx, &sync, STEPS_BEFORE_HOOKS);
-    let hooks_handshake = || {
+    let mut ctx = Ctx {
+        plan,
+        sync,
+        joined: false,
+        cgroup_mounts,
+        unshare_cgroupns,
+        root: None,
+        exec_path: PathBuf::new(),
+        env: Vec::new(),
+    };
+    run_steps(&mut ctx, STEPS_BEFORE_HOOKS);
+    let hooks_handshake = |sync: &OwnedFd| {
         send_msg(sync.as_fd(), &Message::RuntimeHooks)?;
         expect(sync.as_fd(), |m| *m == Message::Continue, "Continue")
     };
-    if has_runtime_hooks(plan) && hooks_handshake().is_err() {
+    if has_runtime_hooks(plan) && hooks_handshake(&ctx.sync).is_err() {
         exit(1)
     }
-    run_steps(&mut ctx, &sync, STEPS_AFTER_HOOKS);
-    if send_msg(sync.as_fd(), &Message::Ready).is_err() {
+    run_steps(&mut ctx, STEPS_AFTER_HOOKS);
+    if send_msg(ctx.sync.as_fd(), &Message::Ready).is_err() {
         exit(1)
     }
-    drop(sync);
     wait_for_start_and_exec(ctx, start_listener)
 }
 
@@ -126,12 +137,28 @@ fn has_runtime_hooks(plan: &Plan) -> bool {
     prestart || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
 }
 
-fn run_steps(ctx: &mut Ctx, sync: &OwnedFd, steps: &[Step]) {
+fn run_steps(ctx: &mut Ctx, steps: &[Step]) {
     for (name, step) in steps {
         if let Err(e) = step(ctx) {
-            fail(sync, name, e)
+            fail(&ctx.sync, name, e)
         }
     }
+}
+
+/// Wait for the runtime to have placed us in the cgroup (once), then enter a new cgroup
+/// namespace if one is planned and clone could not create it: its root is the cgroup
+/// we are in when unsharing.
+fn step_cgroup(ctx: &mut Ctx) -> Result<(), SysError> {
+    if ctx.joined {
+        return Ok(());
+    }
+    expect(ctx.sync.as_fd(), |m| *m == Message::Joined, "Joined")
+        .map_err(|e| SysError::new(format!("wait for the runtime to join the cgroup: {e}"), Errno::EPIPE))?;
+    ctx.joined = true;
+    if ctx.unshare_cgroupns {
+        unshare(CloneFlags::CLONE_NEWCGROUP).op(|| "unshare(CLONE_NEWCGROUP)".into())?;
+    }
+    Ok(())
 }
 
 /// In a user namespace, become its root: until then our ids are unmapped, and files
@@ -149,13 +176,6 @@ fn step_userns_root(ctx: &mut Ctx) -> Result<(), SysError> {
     nix::unistd::setresuid(zero_u, zero_u, zero_u)
         .op(|| "setresuid 0 in the user namespace".into())
         .map_err(|e| e.hint(hint))
-}
-
-fn step_cgroupns(ctx: &mut Ctx) -> Result<(), SysError> {
-    if ctx.unshare_cgroupns {
-        unshare(CloneFlags::CLONE_NEWCGROUP).op(|| "unshare(CLONE_NEWCGROUP)".into())?;
-    }
-    Ok(())
 }
 
 fn step_hostname(ctx: &mut Ctx) -> Result<(), SysError> {
@@ -183,7 +203,11 @@ fn root<'a>(ctx: &'a Ctx) -> Result<&'a pathrs::Root, SysError> {
 }
 
 fn step_mounts(ctx: &mut Ctx) -> Result<(), SysError> {
-    rootfs::mount_all(ctx.plan, root(ctx)?, ctx.cgroup_mounts)
+    let root = ctx.root.take().ok_or_else(|| SysError::new("rootfs is not open", Errno::EBADF))?;
+    let (plan, cgroup_mounts) = (ctx.plan, ctx.cgroup_mounts);
+    let r = rootfs::mount_all(plan, &root, cgroup_mounts, &mut || step_cgroup(ctx));
+    ctx.root = Some(root);
+    r
 }
 
 fn step_devices(ctx: &mut Ctx) -> Result<(), SysError> {

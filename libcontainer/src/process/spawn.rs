@@ -155,11 +155,15 @@ fn drive(
     two_step: bool,
     born_in_cgroup: bool,
 ) -> Result<Pid, SpawnError> {
-    if !born_in_cgroup {
-        cgroup.add_task(first.as_raw()).map_err(|e| SpawnError::Runtime {
+    let join = |pid: Pid| {
+        cgroup.add_task(pid.as_raw()).map_err(|e| SpawnError::Runtime {
             step: "cgroup",
             error: SysError::new(e.to_string(), nix::errno::Errno::EIO),
-        })?;
+        })
+    };
+    if two_step && !born_in_cgroup {
+        // The first child unshares the cgroup namespace and forks init: it must be placed first.
+        join(first)?;
     }
     let init = if two_step {
         send(sock, &Message::Continue)?;
@@ -198,6 +202,10 @@ fn drive(
             .map_err(rt("oom_score_adj"))?;
     }
     send(sock, &Message::Continue)?;
+    if !two_step && !born_in_cgroup {
+        join(init)?;
+    }
+    send(sock, &Message::Joined)?;
     loop {
         match recv(sock, init)? {
             Message::RuntimeHooks => {

@@ -18,13 +18,22 @@ use std::path::Path;
 /// Flags that only make sense on the first `mount(2)` of a bind, not on the remount.
 const BIND_ONLY: MsFlags = MsFlags::MS_BIND.union(MsFlags::MS_REC);
 
-/// Mount every entry of the plan, in config order.
-pub fn mount_all(plan: &Plan, root: &Root, cgroups: &[CgroupMount]) -> Result<(), SysError> {
+/// Mount every entry of the plan, in config order. `before_cgroup` runs before each
+/// cgroup mount (the process must be in its cgroup and namespace by then).
+pub fn mount_all(
+    plan: &Plan,
+    root: &Root,
+    cgroups: &[CgroupMount],
+    before_cgroup: &mut dyn FnMut() -> Result<(), SysError>,
+) -> Result<(), SysError> {
     let userns = plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::User);
     let cgroupns = plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::Cgroup);
     for m in &plan.mounts {
         match m.typ.as_str() {
-            "cgroup" | "cgroup2" => mount_cgroups(root, m, cgroups, cgroupns)?,
+            "cgroup" | "cgroup2" => {
+                before_cgroup()?;
+                mount_cgroups(root, m, cgroups, cgroupns)?
+            }
             _ => mount_one(root, m, userns)?,
         }
     }
