@@ -512,11 +512,27 @@ mod tests {
     use std::fs;
 
     /// A fresh, empty directory for one test.
-    fn tempdir(name: &str) -> PathBuf {
+    fn tempdir(name: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("berth-hooks-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        dir
+        TempDir(dir)
+    }
+
+    /// A directory removed when the test ends, passed or failed.
+    struct TempDir(PathBuf);
+
+    impl std::ops::Deref for TempDir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     /// A `/bin/sh -c script` hook.
@@ -572,7 +588,6 @@ mod tests {
         let state = br#"{"ociVersion":"1.0.2","id":"x","status":"creating","pid":1,"bundle":"/b"}"#;
         run_hooks(HookKind::CreateRuntime, &[hook], state).unwrap();
         assert_eq!(fs::read(&out).unwrap(), state);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -587,7 +602,6 @@ mod tests {
         let state: Vec<u8> = (0..300_000).map(|i| b'a' + (i % 26) as u8).collect();
         run_hooks(HookKind::Prestart, &[hook], &state).unwrap();
         assert_eq!(fs::read(&out).unwrap(), state);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -606,7 +620,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         run_hooks(HookKind::Poststart, &[hook], b"{}").unwrap();
         assert_eq!(fs::read_to_string(&cmdline).unwrap(), format!("my-argv0|-c|{script}|zero|second arg|"));
         assert_eq!(fs::read_to_string(&out).unwrap(), "zero|second arg|bar=baz|unset\n");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -620,7 +633,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         // sh itself may export PWD/SHLVL/_, but nothing from our environment.
         assert!(!env.contains("HOME="), "{env}");
         assert!(!env.contains("PATH=/"), "{env}");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -632,7 +644,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         let script = format!("echo \"$0\" > '{}'\n", out.display());
         run_hooks(HookKind::Poststop, &[hook], script.as_bytes()).unwrap();
         assert_eq!(fs::read_to_string(&out).unwrap(), "/bin/sh\n");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -656,7 +667,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
             f => panic!("unexpected failure {f:?}"),
         }
         assert_reaped(&pidfile);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -692,7 +702,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         assert!(msg.starts_with(r#"startContainer hook #0 "/bin/sh": timed out after 1s"#), "{msg}");
         assert!(msg.contains(r#"stderr: "waiting""#), "{msg}");
         assert_reaped(&pidfile);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -798,7 +807,6 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         assert_eq!(err.index, 1);
         assert!(err.to_string().starts_with(r#"poststart hook #1 "/bin/sh": exited with status 7"#), "{err}");
         assert_eq!(fs::read_to_string(&log).unwrap(), "one\ntwo\n");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -809,6 +817,5 @@ printf '%s|%s|%s|%s\n' "$0" "$1" "$FOO" "${HOME-unset}" > "$OUT""#;
         let hooks: Vec<_> = (0..4).map(|i| sh(&format!("echo {i} >> '{l}'"))).collect();
         run_hooks(HookKind::Prestart, &hooks, b"{}").unwrap();
         assert_eq!(fs::read_to_string(&log).unwrap(), "0\n1\n2\n3\n");
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -43,9 +43,7 @@ impl Container {
             .op(|| format!("remove {:?}", self.dir.path.join(START_SOCKET)))
             .map_err(Error::sys("start"))?;
         if let Some(h) = self.state.hooks.poststart() {
-            if let Err(e) = run_hooks(HookKind::Poststart, h, self.hook_state(Status::Running).as_bytes()) {
-                tracing::warn!("{e}");
-            }
+            run_hooks_warning(HookKind::Poststart, h, &self.hook_state(Status::Running));
         }
         Ok(())
     }
@@ -103,9 +101,7 @@ impl Container {
         let state = me.hook_state(Status::Stopped);
         me.dir.remove().map_err(Error::sys("remove state"))?;
         if let Some(h) = hooks.poststop() {
-            if let Err(e) = run_hooks(HookKind::Poststop, h, state.as_bytes()) {
-                tracing::warn!("{e}");
-            }
+            run_hooks_warning(HookKind::Poststop, h, &state);
         }
         Ok(())
     }
@@ -184,6 +180,17 @@ impl Detached {
     /// Load the container again (with the lock), e.g. to delete it.
     pub fn load(&self) -> Result<Container> {
         Container::load_locked(&self.root, &self.id, true)
+    }
+}
+
+/// Poststart and poststop hooks: a failure is a warning and the next hook still runs
+/// (runtime-spec). Each hook is run on its own so the index in messages stays right.
+fn run_hooks_warning(kind: HookKind, hooks: &[oci_spec::runtime::Hook], state: &str) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(mut e) = run_hooks(kind, std::slice::from_ref(h), state.as_bytes()) {
+            e.index = i;
+            tracing::warn!("{e}");
+        }
     }
 }
 

@@ -206,6 +206,15 @@ fn capabilities_are_mapped() {
 }
 
 #[test]
+fn hooks_need_absolute_paths_and_positive_timeouts() {
+    let mut v = base();
+    v["hooks"] = json!({"prestart": [{"path": "rel/hook"}]});
+    assert_eq!(err_field(v.clone()), "hooks.prestart[0].path");
+    v["hooks"] = json!({"poststop": [{"path": "/bin/true"}, {"path": "/bin/true", "timeout": 0}]});
+    assert_eq!(err_field(v), "hooks.poststop[1].timeout");
+}
+
+#[test]
 fn cgroups_path_may_not_escape() {
     let mut v = base();
     v["linux"]["cgroupsPath"] = json!("/a/../../b");

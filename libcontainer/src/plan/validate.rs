@@ -66,6 +66,8 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
     let rootfs_propagation = rootfs_propagation(linux.rootfs_propagation().as_deref())?;
     let process = process(spec.process().as_ref())?;
     let cgroups_path = cgroups_path(linux.cgroups_path().as_deref())?;
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    check_hooks(&hooks)?;
 
     Ok(Plan {
         id: id.to_string(),
@@ -87,7 +89,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
         readonly_paths,
         sysctl,
         process,
-        hooks: spec.hooks().clone().unwrap_or_default(),
+        hooks,
         cgroups_path,
         annotations: spec.annotations().clone().unwrap_or_default(),
     })
@@ -455,6 +457,30 @@ fn process(p: Option<&Process>) -> Result<ProcessPlan, ConfigError> {
         oom_score_adj: p.oom_score_adj(),
         terminal: p.terminal().unwrap_or(false),
     })
+}
+
+#[allow(deprecated)]
+fn check_hooks(h: &Hooks) -> Result<(), ConfigError> {
+    let lists = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (name, list) in lists {
+        for (i, hook) in list.as_deref().unwrap_or_default().iter().enumerate() {
+            let field = format!("hooks.{name}[{i}]");
+            if !hook.path().is_absolute() {
+                return Err(ConfigError::new(format!("{field}.path"), format!("{:?} must be absolute", hook.path())));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(ConfigError::new(format!("{field}.timeout"), "must be greater than zero"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cgroups_path(p: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {

@@ -85,8 +85,14 @@ pub fn apply_caps(caps: &CapsPlan) -> Result<(), SysError> {
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| caps_err("clear the ambient capabilities".into(), e))?;
     for c in &caps.ambient {
-        caps::raise(None, CapSet::Ambient, *c)
-            .map_err(|e| caps_err(format!("raise {c} in the ambient set (it must be permitted and inheritable)"), e))?;
+        // The kernel only raises ambient capabilities that are permitted and inheritable.
+        // `runc spec` lists ambient ones without inheritable ones, and runc runs that
+        // config: warn and go on rather than refuse it.
+        if !(caps.permitted.contains(c) && caps.inheritable.contains(c)) {
+            tracing::warn!("ambient capability {c} is not also permitted and inheritable: not raised");
+            continue;
+        }
+        caps::raise(None, CapSet::Ambient, *c).map_err(|e| caps_err(format!("raise {c} in the ambient set"), e))?;
     }
     Ok(())
 }

@@ -227,7 +227,7 @@ fn hook_error(e: crate::hooks::HookError) -> SysError {
 fn step_create_container_hooks(ctx: &mut Ctx) -> Result<(), SysError> {
     let plan = ctx.plan;
     let Some(hooks) = plan.hooks.create_container() else { return Ok(()) };
-    let state = crate::state::oci_state_json(plan, "created", nix::unistd::getpid().as_raw());
+    let state = crate::state::oci_state_json(plan, "creating", nix::unistd::getpid().as_raw());
     run_hooks(HookKind::CreateContainer, hooks, state.as_bytes()).map_err(hook_error)
 }
 
@@ -336,6 +336,14 @@ fn wait_for_start_and_exec(ctx: Ctx, listener: OwnedFd) -> ! {
     let (conn, state) = conn;
     let plan = ctx.plan;
     if let Some(hooks) = plan.hooks.start_container() {
+        // Hooks in the container's namespaces see the pid as the container does (runc too).
+        let state = match serde_json::from_str::<serde_json::Value>(&state) {
+            Ok(mut v) => {
+                v["pid"] = nix::unistd::getpid().as_raw().into();
+                v.to_string()
+            }
+            Err(_) => state,
+        };
         if let Err(e) = run_hooks(HookKind::StartContainer, hooks, state.as_bytes()) {
             fail(&conn, "startContainer hooks", hook_error(e))
         }

@@ -68,6 +68,12 @@ pub fn open_root(path: &Path) -> Result<Root, SysError> {
 /// no temporary directory needed); with `no_pivot`, move the rootfs onto `/` and chroot.
 pub fn enter_root(plan: &Plan) -> Result<(), SysError> {
     let rootfs = &plan.rootfs;
+    let old_root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .op(|| "open the old root \"/\"".into())?;
     chdir(rootfs).op(|| format!("chdir to rootfs {rootfs:?}"))?;
     if plan.no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
@@ -78,7 +84,11 @@ pub fn enter_root(plan: &Plan) -> Result<(), SysError> {
             nix::errno::Errno::EINVAL => e.hint("the rootfs may be on a ramfs/initramfs: use --no-pivot"),
             _ => e,
         })?;
-        // The old root is now stacked on "."; keep its unmount from propagating to the host.
+        // The old root is now stacked on the new one. The kernel leaves "." on it today, but
+        // make sure: the recursive rslave below must not reach the container's mounts
+        // (their propagation is configured), only the old root's, so that detaching it
+        // does not propagate to the host.
+        nix::unistd::fchdir(&old_root).op(|| "chdir to the old root".into())?;
         mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
             .op(|| "make the old root rslave".into())?;
         umount2(".", MntFlags::MNT_DETACH).op(|| "detach the old root".into())?;
