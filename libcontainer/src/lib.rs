@@ -29,6 +29,7 @@ pub mod cgroups;
 pub mod container;
 pub mod error;
 pub mod hooks;
+pub mod passwd;
 pub mod pidfd;
 pub mod plan;
 pub mod process;

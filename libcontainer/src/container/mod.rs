@@ -117,14 +117,7 @@ impl Container {
     pub fn owner(&self) -> String {
         use std::os::unix::fs::MetadataExt;
         let Ok(uid) = std::fs::metadata(&self.dir.path).map(|m| m.uid()) else { return String::new() };
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        passwd
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-            })
-            .unwrap_or_else(|| format!("#{uid}"))
+        crate::passwd::lookup_file(uid).map(|e| e.name).unwrap_or_else(|| format!("#{uid}"))
     }
 
     /// The current status, from the state file and the process itself.

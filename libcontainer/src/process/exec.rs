@@ -42,15 +42,7 @@ pub fn lookup(prog: &str, env: &[String]) -> Result<PathBuf, SysError> {
 
 /// The home directory of `uid` from the rootfs's /etc/passwd, "/" when there is none.
 pub fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-        })
-        .next()
-        .unwrap_or_else(|| "/".into())
+    crate::passwd::lookup_file(uid).map(|e| e.home).unwrap_or_else(|| "/".into())
 }
 
 /// Default dispositions and an empty signal mask: ignored signals survive `execve`,
