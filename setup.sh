@@ -41,8 +41,11 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-echo "==> cargo build --release"
-cargo build --release
+# A static berth (glibc's crt-static): no dynamic loader at each start, and about a
+# megabyte less resident memory per invocation. `cargo rustc` applies the flag to the
+# final link only (proc-macro crates can't be built with crt-static).
+echo "==> cargo rustc --release -p berth -- -C target-feature=+crt-static"
+cargo rustc --release -p berth --bin berth -- -C target-feature=+crt-static
 
 echo "==> bundles/setup.sh"
 bundles/setup.sh

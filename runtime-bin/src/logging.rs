@@ -11,10 +11,11 @@ pub struct Log {
 }
 
 pub fn init(g: &Global) -> Log {
-    let level = if g.debug { "debug" } else { "warn" };
-    let filter = std::env::var("BERTH_LOG").unwrap_or_else(|_| level.to_string());
+    // A plain level, no env-filter directives: the filter's regex engine would cost
+    // startup time and resident memory on every invocation.
+    let level = if g.debug { tracing::Level::DEBUG } else { tracing::Level::WARN };
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_max_level(level)
         .with_target(false)
         .with_timer(tracing_subscriber::fmt::time::uptime());
     let file = g.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
