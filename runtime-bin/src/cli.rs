@@ -44,6 +44,12 @@ pub enum Command {
     Run(Run),
     /// List containers.
     List(List),
+    /// Freeze every process of a container.
+    Pause(Id),
+    /// Thaw a paused container.
+    Resume(Id),
+    /// List the processes of a container.
+    Ps(Ps),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +109,18 @@ pub struct Delete {
     pub force: bool,
     /// The container's id.
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Ps {
+    /// Output format: table (runs `ps`) or json (the pids).
+    #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// The container's id.
+    pub id: String,
+    /// Options for ps(1) (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -163,6 +163,24 @@ pub enum CgroupError {
         /// How long destroy waited.
         waited_ms: u64,
     },
+    /// The freezer did not reach the wanted state in time.
+    #[error(
+        "{action} {path:?}: the cgroup is still {state:?} after {waited_ms} ms \
+         (hint: a process in uninterruptible sleep (D state) delays freezing)"
+    )]
+    FreezeTimeout {
+        /// "freeze" or "thaw".
+        action: &'static str,
+        /// The freezer file.
+        path: PathBuf,
+        /// The last state read.
+        state: String,
+        /// How long it waited.
+        waited_ms: u64,
+    },
+    /// No freezer is available for the container's cgroup.
+    #[error("pause: no freezer (hint: cgroup v1 needs the freezer controller mounted; cgroup v2 needs Linux 5.2)")]
+    NoFreezer,
 }
 
 impl CgroupError {

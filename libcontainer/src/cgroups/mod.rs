@@ -71,6 +71,7 @@
 //! same directories even if the mounts or the caller's cgroup changed since.
 
 mod error;
+pub mod freezer;
 mod fs;
 mod layout;
 mod path;

@@ -36,6 +36,8 @@ pub enum Status {
     Created,
     /// The program runs.
     Running,
+    /// Its processes are frozen (`pause`; runc's addition to the spec's statuses).
+    Paused,
     /// The program (or init) has exited.
     Stopped,
 }
@@ -46,6 +48,7 @@ impl fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -128,7 +131,9 @@ impl Container {
         };
         match state::proc_stat(pid) {
             Some(st) if !matches!(st.state, 'Z' | 'X') && Some(st.start_time) == self.state.pid_start_time => {
-                if self.dir.path.join(START_SOCKET).exists() && comm(pid) == "berth:[init]" {
+                if self.state.cgroup.as_ref().is_some_and(|c| c.is_frozen().unwrap_or(false)) {
+                    Status::Paused
+                } else if self.dir.path.join(START_SOCKET).exists() && comm(pid) == "berth:[init]" {
                     Status::Created
                 } else {
                     Status::Running

@@ -49,17 +49,57 @@ impl Container {
     }
 
     /// Send `signal` to init, or with `all` to every process in the container's cgroup.
+    /// A paused container is thawed after SIGKILL, so that the processes can die.
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
         let status = self.status();
         if status == Status::Stopped {
             return Err(self.bad_status("kill", " (hint: the container is not running)"));
         }
-        if all {
+        match (all, &self.state.cgroup) {
+            (true, Some(cg)) => cg.kill_all(signal)?,
+            _ => self.signal_init(signal)?,
+        }
+        if status == Status::Paused && signal == libc::SIGKILL {
             if let Some(cg) = &self.state.cgroup {
-                return cg.kill_all(signal).map_err(Error::from);
+                cg.resume()?;
             }
         }
-        self.signal_init(signal)
+        Ok(())
+    }
+
+    /// Freeze every process of a created or running container.
+    pub fn pause(&mut self) -> Result<()> {
+        self.make_exclusive()?;
+        if !matches!(self.status(), Status::Running | Status::Created) {
+            return Err(self.bad_status("pause", ""));
+        }
+        self.cgroup_or_err("pause")?.freeze()?;
+        Ok(())
+    }
+
+    /// Thaw a paused container.
+    pub fn resume(&mut self) -> Result<()> {
+        self.make_exclusive()?;
+        if self.status() != Status::Paused {
+            return Err(self.bad_status("resume", ""));
+        }
+        self.cgroup_or_err("resume")?.resume()?;
+        Ok(())
+    }
+
+    /// The pids (in the runtime's pid namespace) of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        if self.status() == Status::Stopped {
+            return Err(self.bad_status("list the processes of", ""));
+        }
+        Ok(self.cgroup_or_err("ps")?.pids()?)
+    }
+
+    fn cgroup_or_err(&self, action: &'static str) -> Result<&crate::cgroups::Manager> {
+        self.state.cgroup.as_ref().ok_or_else(|| Error::Sys {
+            step: action,
+            error: SysError::new("the container has no cgroup recorded in its state", Errno::ENOENT),
+        })
     }
 
     fn signal_init(&self, signal: i32) -> Result<()> {
@@ -113,6 +153,10 @@ impl Container {
             cg.kill_all(libc::SIGKILL)?;
         }
         self.signal_init(libc::SIGKILL)?;
+        // Frozen (v1) processes act on SIGKILL only once thawed.
+        if let Some(cg) = self.state.cgroup.as_ref().filter(|c| c.is_frozen().unwrap_or(false)) {
+            cg.resume()?;
+        }
         if let Some(fd) = pidfd {
             if !crate::pidfd::wait_exited(&fd, Duration::from_secs(10)).map_err(Error::sys("delete"))? {
                 return Err(Error::Sys {

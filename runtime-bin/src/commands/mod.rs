@@ -4,6 +4,8 @@ mod create;
 mod delete;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod start;
 mod state;
@@ -21,5 +23,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Delete(a) => delete::run(&root, a),
         Command::Run(a) => run::run(&root, a),
         Command::List(a) => list::run(&root, a),
+        Command::Pause(a) => pause::pause(&root, a),
+        Command::Resume(a) => pause::resume(&root, a),
+        Command::Ps(a) => ps::run(&root, a),
     }
 }
