@@ -176,23 +176,36 @@ fn run(cmd: &str, args: &[String]) -> i32 {
             }
         }
         "ids" => {
+            // SAFETY: getuid/getgid/geteuid/getegid take no arguments, touch no
+            // memory of ours and cannot fail (POSIX); the declarations match libc.
             let (uid, gid, euid, egid) = unsafe { (getuid(), getgid(), geteuid(), getegid()) };
             out("uid", uid);
             out("gid", gid);
             out("euid", euid);
             out("egid", egid);
             let mut groups = vec![0u32; 256];
+            // SAFETY: `groups` holds 256 u32 (gid_t) elements, matching the size
+            // passed, so the kernel writes only inside the buffer; it returns the
+            // count written or -1 (clamped to 0 below).
             let n = unsafe { getgroups(256, groups.as_mut_ptr()) };
             let g: Vec<String> = groups[..n.max(0) as usize].iter().map(|g| g.to_string()).collect();
             out("groups", g.join(","));
+            // SAFETY: umask only swaps the process's file mode creation mask; it
+            // takes and returns a plain integer and cannot fail.
             let m = unsafe { umask(0o022) };
+            // SAFETY: as above; restores the mask just read.
             unsafe { umask(m) };
             out("umask", format!("{m:04o}"));
         }
         "pid" => {
+            // SAFETY: getpid takes no arguments, touches no memory of ours and cannot fail.
             out("pid", unsafe { getpid() });
+            // SAFETY: getppid takes no arguments, touches no memory of ours and cannot fail.
             out("ppid", unsafe { getppid() });
+            // SAFETY: getpgrp takes no arguments, touches no memory of ours and cannot fail.
             out("pgrp", unsafe { getpgrp() });
+            // SAFETY: getsid(0) asks about the calling process; it takes a plain pid,
+            // touches no memory of ours and reports errors as -1.
             out("sid", unsafe { getsid(0) });
         }
         "status" => {
@@ -218,7 +231,9 @@ fn run(cmd: &str, args: &[String]) -> i32 {
         "rlimits" => {
             for (i, name) in RLIMITS.iter().enumerate() {
                 let mut r = RLimit { cur: 0, max: 0 };
-                // SAFETY: r is a valid out pointer.
+                // SAFETY: `r` is a live, writable #[repr(C)] struct rlimit (two u64
+                // rlim_t on 64-bit Linux), so the out pointer is valid for the
+                // call; an unknown resource only yields -1 (EINVAL).
                 if unsafe { getrlimit(i as i32, &mut r) } == 0 {
                     out(name, format!("{},{}", lim(r.cur), lim(r.max)));
                 }
@@ -303,8 +318,11 @@ fn run(cmd: &str, args: &[String]) -> i32 {
             Err(e) => out("cwd", format!("errno={}", errno_of(&e))),
         },
         "hostname" => {
+            // SAFETY: UtsName is a #[repr(C)] struct of byte arrays, for which
+            // all-zero bytes are a valid value.
             let mut u: UtsName = unsafe { std::mem::zeroed() };
-            // SAFETY: u is a valid out pointer.
+            // SAFETY: `u` is a live, writable struct with glibc's struct utsname
+            // layout (six 65-byte fields), so the out pointer is valid for the call.
             unsafe { uname(&mut u) };
             out("hostname", cstr_field(&u.nodename));
             out("domainname", cstr_field(&u.domainname));
@@ -328,13 +346,17 @@ fn run(cmd: &str, args: &[String]) -> i32 {
                 out(&format!("fd{n}"), t);
             }
             for fd in 0..3 {
+                // SAFETY: isatty takes a plain descriptor number and touches no memory
+                // of ours; a closed or invalid fd just yields 0 (EBADF).
                 out(&format!("isatty{fd}"), unsafe { isatty(fd) });
             }
         }
         "clock" => {
             for (name, id) in [("monotonic", 1), ("boottime", 7)] {
                 let mut ts = TimeSpec { sec: 0, nsec: 0 };
-                // SAFETY: ts is a valid out pointer.
+                // SAFETY: `ts` is a live, writable #[repr(C)] struct timespec (two
+                // i64 on 64-bit Linux), so the out pointer is valid for the call; an
+                // unsupported clock id only yields -1 (EINVAL).
                 unsafe { clock_gettime(id, &mut ts) };
                 out(name, format!("{}.{:09}", ts.sec, ts.nsec));
             }
@@ -364,6 +386,8 @@ fn run(cmd: &str, args: &[String]) -> i32 {
             match args.first().and_then(|s| s.parse::<f64>().ok()) {
                 Some(secs) => std::thread::sleep(std::time::Duration::from_secs_f64(secs)),
                 None => loop {
+                    // SAFETY: pause takes no arguments and touches no memory of ours;
+                    // it only blocks until a signal arrives.
                     unsafe { pause() };
                 },
             }
@@ -375,6 +399,10 @@ fn run(cmd: &str, args: &[String]) -> i32 {
         "killself" => {
             let _ = std::io::stdout().flush();
             let sig: i32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(9);
+            // SAFETY: signal() installs SIG_DFL (handler value 0), not a Rust
+            // function, so no handler can run in this process; an invalid signal
+            // number only yields SIG_ERR. kill() on our own pid takes plain
+            // integers and touches no memory of ours.
             unsafe {
                 signal(sig, 0); // SIG_DFL
                 kill(getpid(), sig);
