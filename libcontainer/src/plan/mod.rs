@@ -200,6 +200,12 @@ pub struct Plan {
     pub process: ProcessPlan,
     pub hooks: Hooks,
     pub cgroups_path: Option<PathBuf>,
+    /// `linux.resources` as configured (limits are applied to the cgroup before clone).
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// The devices cgroup rules, in order (last match wins): the config's, then an allow
+    /// rule for each `linux.devices` entry, then the devices every container needs, as
+    /// runc builds them.
+    pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
     pub annotations: HashMap<String, String>,
 }
 

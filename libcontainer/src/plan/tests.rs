@@ -215,6 +215,21 @@ fn hooks_need_absolute_paths_and_positive_timeouts() {
 }
 
 #[test]
+fn device_rules_are_config_then_devices_then_defaults() {
+    let mut v = base();
+    v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    v["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+    let p = build(v.clone()).unwrap();
+    assert!(!p.device_rules[0].allow());
+    // One rule per device node created (the six defaults + fuse), then runc's defaults.
+    assert!(p.device_rules[1..].iter().all(|r| r.allow()));
+    assert!(p.device_rules.iter().any(|r| r.major() == Some(10) && r.minor() == Some(229)));
+    assert!(p.device_rules.iter().any(|r| r.major() == Some(136) && r.minor().is_none()));
+    v["linux"]["resources"] = json!({"devices": [{"allow": true, "access": "rwx"}]});
+    assert_eq!(err_field(v), "linux.resources.devices[0].access");
+}
+
+#[test]
 fn cgroups_path_may_not_escape() {
     let mut v = base();
     v["linux"]["cgroupsPath"] = json!("/a/../../b");

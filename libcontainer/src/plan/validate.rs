@@ -66,6 +66,8 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
     let rootfs_propagation = rootfs_propagation(linux.rootfs_propagation().as_deref())?;
     let process = process(spec.process().as_ref())?;
     let cgroups_path = cgroups_path(linux.cgroups_path().as_deref())?;
+    let resources = linux.resources().clone();
+    let device_rules = device_rules(resources.as_ref(), &devices)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
@@ -91,6 +93,8 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
         process,
         hooks,
         cgroups_path,
+        resources,
+        device_rules,
         annotations: spec.annotations().clone().unwrap_or_default(),
     })
 }
@@ -290,6 +294,53 @@ fn devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DevicePlan>, ConfigEr
         out.push(dev);
     }
     Ok(out)
+}
+
+/// The device rules every container gets after its own, as runc's `AllowedDevices`:
+/// mknod of anything (the nodes themselves are what the config creates), the standard
+/// character devices, /dev/pts/*, /dev/ptmx and /dev/net/tun.
+const DEFAULT_DEVICE_RULES: &[(&str, Option<i64>, Option<i64>, &str)] = &[
+    ("c", None, None, "m"),
+    ("b", None, None, "m"),
+    ("c", Some(1), Some(3), "rwm"),
+    ("c", Some(1), Some(8), "rwm"),
+    ("c", Some(1), Some(7), "rwm"),
+    ("c", Some(5), Some(0), "rwm"),
+    ("c", Some(1), Some(5), "rwm"),
+    ("c", Some(1), Some(9), "rwm"),
+    ("c", Some(136), None, "rwm"),
+    ("c", Some(5), Some(2), "rwm"),
+    ("c", Some(10), Some(200), "rwm"),
+];
+
+fn rule(allow: bool, typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Result<oci_spec::runtime::LinuxDeviceCgroup, ConfigError> {
+    serde_json::from_value(serde_json::json!({
+        "allow": allow, "type": typ, "major": major, "minor": minor, "access": access
+    }))
+    .map_err(|e| ConfigError::new("linux.resources.devices", e.to_string()))
+}
+
+fn device_rules(
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+    devices: &[DevicePlan],
+) -> Result<Vec<oci_spec::runtime::LinuxDeviceCgroup>, ConfigError> {
+    let mut rules = Vec::new();
+    for (i, r) in resources.and_then(|r| r.devices().as_ref()).into_iter().flatten().enumerate() {
+        if let Some(a) = r.access() {
+            if a.is_empty() || !a.chars().all(|c| "rwm".contains(c)) {
+                return Err(ConfigError::new(format!("linux.resources.devices[{i}].access"), format!("{a:?} is not a subset of \"rwm\"")));
+            }
+        }
+        rules.push(r.clone());
+    }
+    for d in devices.iter().filter(|d| d.kind != libc::S_IFIFO) {
+        let typ = if d.kind == libc::S_IFBLK { "b" } else { "c" };
+        rules.push(rule(true, typ, Some(d.major as i64), Some(d.minor as i64), "rwm")?);
+    }
+    for (typ, major, minor, access) in DEFAULT_DEVICE_RULES {
+        rules.push(rule(true, typ, *major, *minor, access)?);
+    }
+    Ok(rules)
 }
 
 fn abs_paths(field: &str, paths: &Option<Vec<String>>) -> Result<Vec<PathBuf>, ConfigError> {
