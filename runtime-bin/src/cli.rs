@@ -50,6 +50,20 @@ pub enum Command {
     Resume(Id),
     /// List the processes of a container.
     Ps(Ps),
+    /// Print resource usage (and OOM events) of a container as JSON lines, like runc.
+    Events(Events),
+}
+
+#[derive(Debug, Args)]
+pub struct Events {
+    /// Print the stats once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to print stats (Go-style duration: 500ms, 5s, 1m).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// The container's id.
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

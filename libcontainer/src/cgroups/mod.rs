@@ -75,6 +75,7 @@ pub mod freezer;
 mod fs;
 mod layout;
 mod path;
+pub mod stats;
 mod v1;
 mod v2;
 

@@ -95,6 +95,29 @@ impl Container {
         Ok(self.cgroup_or_err("ps")?.pids()?)
     }
 
+    /// Resource usage for `events --stats`: the cgroup's, plus the network interfaces of
+    /// the container's network namespace (read through init's `/proc/<pid>/net/dev`).
+    pub fn stats(&self) -> Result<serde_json::Value> {
+        if self.status() == Status::Stopped {
+            return Err(self.bad_status("read the stats of", ""));
+        }
+        let stats = self.cgroup_or_err("stats")?.stats()?;
+        let mut v = serde_json::to_value(&stats).unwrap_or_default();
+        let net = self
+            .state
+            .pid
+            .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/net/dev")).ok())
+            .map(|t| parse_net_dev(&t))
+            .unwrap_or_default();
+        v["network_interfaces"] = serde_json::Value::Array(net);
+        Ok(v)
+    }
+
+    /// The number of OOM kills in the container's cgroup so far.
+    pub fn oom_kills(&self) -> Result<u64> {
+        Ok(crate::cgroups::stats::oom_kills(self.cgroup_or_err("events")?)?)
+    }
+
     fn cgroup_or_err(&self, action: &'static str) -> Result<&crate::cgroups::Manager> {
         self.state.cgroup.as_ref().ok_or_else(|| Error::Sys {
             step: action,
@@ -236,6 +259,25 @@ fn run_hooks_warning(kind: HookKind, hooks: &[oci_spec::runtime::Hook], state: &
             tracing::warn!("{e}");
         }
     }
+}
+
+/// `/proc/net/dev` → runc's `NetworkInterface` objects (loopback left out, as runc's
+/// configured interfaces never include it).
+fn parse_net_dev(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let name = name.trim();
+            let f: Vec<u64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            (name != "lo" && f.len() >= 12).then(|| {
+                serde_json::json!({
+                    "Name": name, "RxBytes": f[0], "RxPackets": f[1], "RxErrors": f[2], "RxDropped": f[3],
+                    "TxBytes": f[8], "TxPackets": f[9], "TxErrors": f[10], "TxDropped": f[11],
+                })
+            })
+        })
+        .collect()
 }
 
 fn protocol(step: &'static str, e: ProtocolError) -> Error {

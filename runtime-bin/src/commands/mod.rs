@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
 mod pause;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Pause(a) => pause::pause(&root, a),
         Command::Resume(a) => pause::resume(&root, a),
         Command::Ps(a) => ps::run(&root, a),
+        Command::Events(a) => events::run(&root, a),
     }
 }
