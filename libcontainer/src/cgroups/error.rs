@@ -22,7 +22,7 @@ pub enum CgroupError {
         source: io::Error,
     },
     /// Writing a value to a cgroup file failed.
-    #[error("write {value:?} to {path:?}: {}", describe(.source, write_hint))]
+    #[error("write {value:?} to {path:?}: {}", describe_write(.source, .path))]
     Write {
         /// What was written.
         value: String,
@@ -150,6 +150,86 @@ pub enum CgroupError {
         /// The container's cgroup path (in-hierarchy).
         path: PathBuf,
     },
+    /// A value of `linux.resources` that cannot be right on any host (out of range,
+    /// malformed, or inconsistent with another value).
+    #[error("invalid linux.resources.{field} = {value}: {reason}")]
+    InvalidResource {
+        /// The field, e.g. `memory.swappiness`, `unified["memory.max"]`.
+        field: String,
+        /// The value as given (strings quoted).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Something berth cannot do on this host or cgroup version.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A resource needs a controller that the container's cgroup does not have.
+    #[error("{what}: the {controller} controller is not available: {reason} (hint: {hint})")]
+    ControllerUnavailable {
+        /// What was attempted, e.g. `apply linux.resources.memory`.
+        what: String,
+        /// The controller (`memory`, `io`, `net_cls`).
+        controller: String,
+        /// Why it is not available (not mounted, not in `cgroup.controllers`).
+        reason: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A value was to be written to a cgroup file that does not exist, in a cgroup
+    /// that does: the kernel lacks the feature (or it is turned off).
+    #[error("write {value:?} to {path:?}: the file does not exist (hint: {hint})")]
+    MissingFile {
+        /// What was to be written.
+        value: String,
+        /// The file.
+        path: PathBuf,
+        /// Which kernel feature provides the file.
+        hint: &'static str,
+    },
+    /// The kernel refused a memory limit (EBUSY) because the cgroup uses more than
+    /// that and could not reclaim enough.
+    #[error(
+        "write {value:?} to {path:?}: {} (hint: the limit is below what the cgroup uses: \
+         {usage} bytes now, {} at peak, and the kernel could not reclaim enough)",
+        describe(.source, |_| None),
+        .peak.map_or_else(|| "unknown".to_string(), |p| format!("{p} bytes"))
+    )]
+    MemoryBelowUsage {
+        /// What was written.
+        value: String,
+        /// The limit file.
+        path: PathBuf,
+        /// The cgroup's current usage (`memory.usage_in_bytes` or
+        /// `memory.memsw.usage_in_bytes`).
+        usage: u64,
+        /// The peak usage, where the kernel reports one.
+        peak: Option<u64>,
+        /// The error (EBUSY).
+        #[source]
+        source: io::Error,
+    },
+    /// Resources were to be applied to a cgroup that does not exist.
+    #[error("apply linux.resources: the cgroup {path:?} does not exist (hint: it is made by create, before apply)")]
+    NotCreated {
+        /// The container's cgroup directory.
+        path: PathBuf,
+    },
+    /// `memory.checkBeforeUpdate` is set and a new limit is not above the usage.
+    #[error(
+        "refuse to set the {what} limit to {limit} bytes: it is not above the current usage of \
+         {usage} bytes (read from {path:?}; linux.resources.memory.checkBeforeUpdate is set)"
+    )]
+    LimitBelowUsage {
+        /// `memory` or `memory+swap`.
+        what: &'static str,
+        /// The requested limit.
+        limit: i64,
+        /// The current usage.
+        usage: u64,
+        /// Where the usage was read.
+        path: PathBuf,
+    },
     /// Processes were still in the cgroup when the wait for them ran out.
     #[error(
         "destroy {path:?}: processes {pids:?} still in the cgroup {waited_ms} ms after SIGKILL \
@@ -193,14 +273,16 @@ impl CgroupError {
             | CgroupError::Mkdir { source, .. }
             | CgroupError::ReadDir { source, .. }
             | CgroupError::Rmdir { source, .. }
-            | CgroupError::Kill { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            | CgroupError::Kill { source, .. }
+            | CgroupError::MemoryBelowUsage { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            CgroupError::MissingFile { .. } => Some(Errno::ENOENT),
             _ => None,
         }
     }
 }
 
 /// The errno's description (without Rust's " (os error N)" suffix), then the hint.
-fn describe(err: &io::Error, hint: fn(Errno) -> Option<&'static str>) -> String {
+fn describe(err: &io::Error, hint: impl Fn(Errno) -> Option<&'static str>) -> String {
     match err.raw_os_error().map(Errno::from_raw) {
         Some(errno) => match hint(errno) {
             Some(h) => format!("{} (hint: {h})", errno.desc()),
@@ -225,6 +307,49 @@ fn write_hint(errno: Errno) -> Option<&'static str> {
         Errno::ENOENT => Some("does the cgroup exist (was it created, or already removed)?"),
         e => generic_hint(e),
     }
+}
+
+/// [`write_hint`], more precise where the file tells what the errno means.
+fn describe_write(err: &io::Error, path: &std::path::Path) -> String {
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+    describe(err, |errno| file_write_hint(file, errno).or_else(|| write_hint(errno)))
+}
+
+fn file_write_hint(file: &str, errno: Errno) -> Option<&'static str> {
+    Some(match (errno, file) {
+        (Errno::EBUSY, "cgroup.subtree_control") => {
+            "the cgroup has processes of its own, and cgroup v2 lets only a cgroup without \
+             processes enable controllers for its children"
+        }
+        (Errno::EBUSY, "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes" | "memory.max") => {
+            "the limit is below the cgroup's memory usage"
+        }
+        (Errno::EBUSY, "memory.use_hierarchy") => "the cgroup already has child cgroups",
+        (Errno::EINVAL, "memory.memsw.limit_in_bytes") => {
+            "memory+swap (memory.memsw.limit_in_bytes) must not be below memory.limit_in_bytes"
+        }
+        (Errno::EINVAL, "memory.limit_in_bytes") => {
+            "memory.limit_in_bytes must not be above memory+swap (memory.memsw.limit_in_bytes)"
+        }
+        (Errno::EINVAL, "memory.use_hierarchy") => "recent kernels are always hierarchical and refuse 0",
+        (
+            Errno::EINVAL,
+            "cpu.cfs_quota_us" | "cpu.cfs_period_us" | "cpu.cfs_burst_us" | "cpu.max" | "cpu.max.burst",
+        ) => {
+            "the period must be 1000-1000000 us, the quota at least 1000 us, burst at most the quota, \
+             and the parent's quota must leave room for it"
+        }
+        (Errno::EINVAL, "cpu.rt_runtime_us" | "cpu.rt_period_us") => {
+            "the runtime must fit in the period and in what the parent cgroup has left"
+        }
+        (Errno::EINVAL | Errno::ENOSPC, "cpuset.cpus" | "cpuset.mems" | "cpus" | "mems") => {
+            "the CPUs or memory nodes must exist and be a subset of the parent cgroup's"
+        }
+        (Errno::EPERM, "devices.allow") => "the parent cgroup does not allow that device access",
+        (Errno::EINVAL, "cgroup.subtree_control") => "a controller name is unknown or not in cgroup.controllers",
+        (Errno::EOPNOTSUPP, _) => "this kernel does not support the setting any more",
+        _ => return None,
+    })
 }
 
 fn mkdir_hint(errno: Errno) -> Option<&'static str> {

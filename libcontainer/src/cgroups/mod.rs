@@ -24,6 +24,11 @@
 //! pub fn Manager::container_path(&self) -> &Path;    // e.g. "/berth/abc" (absolute, in-hierarchy)
 //! // Serializable so the state file can reload the same manager for kill/delete:
 //! // Manager: Serialize + Deserialize.
+//!
+//! // linux.resources (resources/mod.rs): write them (create, update), read files back.
+//! pub fn Manager::apply(&self, r: &LinuxResources) -> Result<(), CgroupError>;
+//! pub fn Manager::apply_device_rules(&self, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError>; // v1
+//! pub fn Manager::read_file(&self, controller: &str, file: &str) -> Result<String, CgroupError>;
 //! ```
 //!
 //! # Layouts
@@ -75,6 +80,7 @@ pub mod freezer;
 mod fs;
 mod layout;
 mod path;
+mod resources;
 pub mod stats;
 mod v1;
 mod v2;
@@ -86,6 +92,7 @@ mod tests;
 
 pub use error::CgroupError;
 pub use layout::{Hierarchy, Layout, LayoutKind};
+pub use resources::{blkio_weight_to_io_weight, memory_swap_to_v2, shares_to_weight};
 
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
