@@ -37,6 +37,7 @@ struct TimeSpec {
 }
 
 extern "C" {
+    fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
     fn getuid() -> u32;
     fn getgid() -> u32;
     fn geteuid() -> u32;
@@ -395,6 +396,33 @@ fn run(cmd: &str, args: &[String]) -> i32 {
         "exit" => {
             let _ = std::io::stdout().flush();
             std::process::exit(args.first().and_then(|s| s.parse().ok()).unwrap_or(0));
+        }
+        "alloc" => {
+            // Allocate and touch N MiB, one MiB at a time, reporting progress: a memory
+            // limit below N ends this with an OOM kill.
+            let mib: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let mut keep: Vec<Vec<u8>> = Vec::new();
+            for i in 0..mib {
+                keep.push(vec![(i % 251) as u8 + 1; 1 << 20]);
+            }
+            out("alloc", format!("ok mib={}", keep.len()));
+        }
+        "mknod" => {
+            // mknod PATH c|b MAJOR MINOR
+            let (path, kind, major, minor) = (
+                args.first().cloned().unwrap_or_default(),
+                args.get(1).cloned().unwrap_or_default(),
+                args.get(2).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0),
+                args.get(3).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0),
+            );
+            let mode = if kind == "b" { 0o060000 } else { 0o020000 } | 0o600;
+            let dev = ((major as u64 & 0xfff) << 8) | (minor as u64 & 0xff) | ((minor as u64 & !0xff) << 12);
+            let c = std::ffi::CString::new(path.clone()).unwrap_or_default();
+            // SAFETY: `c` is a valid NUL-terminated path for the duration of the call;
+            // mknod only reads it.
+            let r = unsafe { mknod(c.as_ptr(), mode, dev) };
+            let res = if r == 0 { "ok".to_string() } else { format!("errno={}", errno_of(&std::io::Error::last_os_error())) };
+            out(&format!("mknod:{path}"), res);
         }
         "killself" => {
             let _ = std::io::stdout().flush();

@@ -42,6 +42,9 @@ pub struct Persisted {
     pub annotations: HashMap<String, String>,
     pub hooks: Hooks,
     pub cgroup: Option<Manager>,
+    /// The resources in force: the config's, with every `update` merged in.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 /// The state JSON of the runtime-spec, as `berth state` prints it (with runc's extras).
@@ -220,6 +223,7 @@ mod tests {
             annotations: HashMap::new(),
             hooks: Hooks::default(),
             cgroup: None,
+            resources: None,
         };
         d.write(&s).unwrap();
         assert_eq!(d.read().unwrap().pid, Some(7));

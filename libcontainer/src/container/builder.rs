@@ -82,6 +82,7 @@ impl ContainerBuilder {
             annotations: plan.annotations.clone(),
             hooks: plan.hooks.clone(),
             cgroup: None,
+            resources: plan.resources.clone(),
         };
         match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref()) {
             Ok(()) => Ok(Container { dir, state: persisted, exclusive: true }),
@@ -114,6 +115,17 @@ fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&
     st.cgroup = Some(cg.clone());
     dir.write(st).map_err(Error::sys("write state"))?;
     cg.create()?;
+    // Limits are in place before the container's init exists, so it is born limited.
+    if let Some(r) = &plan.resources {
+        cg.apply(r)?;
+    }
+    match cg.apply_device_rules(&plan.device_rules) {
+        // cgroup v2 needs an eBPF device program, which is not written yet: say so loudly.
+        Err(crate::cgroups::CgroupError::Unsupported(what)) => {
+            tracing::warn!("device rules are NOT enforced: {what}")
+        }
+        r => r?,
+    }
     tracing::debug!(path = ?cg.container_path(), "cgroup created");
     let cgroup_mounts = cgroup_mounts(&cg);
     let listener = start_listener(dir).map_err(Error::sys("start socket"))?;

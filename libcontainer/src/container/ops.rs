@@ -87,6 +87,25 @@ impl Container {
         Ok(())
     }
 
+    /// Apply `resources` to the container's cgroup (only the values given change) and keep
+    /// the merged result in the state.
+    pub fn update(&mut self, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        self.make_exclusive()?;
+        if self.status() == Status::Stopped {
+            return Err(self.bad_status("update", ""));
+        }
+        self.cgroup_or_err("update")?.apply(resources)?;
+        let mut merged = serde_json::to_value(&self.state.resources).unwrap_or_default();
+        merge_json(&mut merged, serde_json::to_value(resources).unwrap_or_default());
+        self.state.resources = serde_json::from_value(merged).ok();
+        self.dir.write(&self.state).map_err(Error::sys("write state"))
+    }
+
+    /// The resources in force (the config's with updates merged in).
+    pub fn resources(&self) -> Option<&oci_spec::runtime::LinuxResources> {
+        self.state.resources.as_ref()
+    }
+
     /// The pids (in the runtime's pid namespace) of every process in the container's cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
         if self.status() == Status::Stopped {
@@ -278,6 +297,21 @@ fn parse_net_dev(text: &str) -> Vec<serde_json::Value> {
             })
         })
         .collect()
+}
+
+/// Deep-merge `new` into `base`: objects key by key, anything else replaced (null is "not given").
+fn merge_json(base: &mut serde_json::Value, new: serde_json::Value) {
+    match (base, new) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(n)) => {
+            for (k, v) in n {
+                if !v.is_null() {
+                    merge_json(b.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (b, n) if !n.is_null() => *b = n,
+        _ => {}
+    }
 }
 
 fn protocol(step: &'static str, e: ProtocolError) -> Error {

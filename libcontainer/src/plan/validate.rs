@@ -313,7 +313,13 @@ const DEFAULT_DEVICE_RULES: &[(&str, Option<i64>, Option<i64>, &str)] = &[
     ("c", Some(10), Some(200), "rwm"),
 ];
 
-fn rule(allow: bool, typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Result<oci_spec::runtime::LinuxDeviceCgroup, ConfigError> {
+fn rule(
+    allow: bool,
+    typ: &str,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> Result<oci_spec::runtime::LinuxDeviceCgroup, ConfigError> {
     serde_json::from_value(serde_json::json!({
         "allow": allow, "type": typ, "major": major, "minor": minor, "access": access
     }))
@@ -328,7 +334,10 @@ fn device_rules(
     for (i, r) in resources.and_then(|r| r.devices().as_ref()).into_iter().flatten().enumerate() {
         if let Some(a) = r.access() {
             if a.is_empty() || !a.chars().all(|c| "rwm".contains(c)) {
-                return Err(ConfigError::new(format!("linux.resources.devices[{i}].access"), format!("{a:?} is not a subset of \"rwm\"")));
+                return Err(ConfigError::new(
+                    format!("linux.resources.devices[{i}].access"),
+                    format!("{a:?} is not a subset of \"rwm\""),
+                ));
             }
         }
         rules.push(r.clone());

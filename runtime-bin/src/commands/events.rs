@@ -47,14 +47,16 @@ pub fn run(root: &Path, a: Events) -> anyhow::Result<i32> {
     let mut next_stats = Instant::now();
     loop {
         // Load afresh each round: the lock is not held while sleeping.
-        let c = match Container::load(root, &a.id) {
-            Ok(c) if c.status() != Status::Stopped => c,
-            _ => return Ok(0),
-        };
-        let now_ooms = c.oom_kills()?;
+        let Ok(c) = Container::load(root, &a.id) else { return Ok(0) };
+        // The OOM counter first: an OOM kill often ends the container, and its cgroup
+        // (with the counter) stays until delete.
+        let now_ooms = c.oom_kills().unwrap_or(ooms);
         if now_ooms > ooms {
             emit("oom", &a.id, None);
             ooms = now_ooms;
+        }
+        if c.status() == Status::Stopped {
+            return Ok(0);
         }
         if Instant::now() >= next_stats {
             emit("stats", &a.id, Some(c.stats()?));

@@ -10,6 +10,7 @@ mod ps;
 mod run;
 mod start;
 mod state;
+mod update;
 
 use crate::cli::{Cli, Command};
 
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Resume(a) => pause::resume(&root, a),
         Command::Ps(a) => ps::run(&root, a),
         Command::Events(a) => events::run(&root, a),
+        Command::Update(a) => update::run(&root, a),
     }
 }
