@@ -230,6 +230,16 @@ fn device_rules_are_config_then_devices_then_defaults() {
 }
 
 #[test]
+fn unimplemented_fields_are_refused_not_ignored() {
+    let mut v = base();
+    v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    assert_eq!(err_field(v), "linux.seccomp");
+    let mut v = base();
+    v["process"]["apparmorProfile"] = json!("docker-default");
+    assert_eq!(err_field(v), "process.apparmorProfile");
+}
+
+#[test]
 fn cgroups_path_may_not_escape() {
     let mut v = base();
     v["linux"]["cgroupsPath"] = json!("/a/../../b");

@@ -30,6 +30,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
     let root = spec.root().as_ref().ok_or_else(|| ConfigError::new("root", "missing"))?;
     let rootfs = rootfs_path(&bundle, root.path())?;
     let linux = spec.linux().clone().unwrap_or_default();
+    not_yet_supported(spec, &linux)?;
 
     let namespaces = namespaces(&linux)?;
     let uid_map = id_maps("linux.uidMappings", linux.uid_mappings())?;
@@ -97,6 +98,42 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
         device_rules,
         annotations: spec.annotations().clone().unwrap_or_default(),
     })
+}
+
+/// Fields berth does not implement yet: refused, never silently ignored (a profile or
+/// label the user asked for must not be dropped without a word).
+fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), ConfigError> {
+    let no = |field: &str| Err(ConfigError::new(field, "is not supported by berth yet; remove it to run this config"));
+    if linux.seccomp().is_some() {
+        return no("linux.seccomp");
+    }
+    if linux.intel_rdt().is_some() {
+        return no("linux.intelRdt");
+    }
+    if linux.personality().is_some() {
+        return no("linux.personality");
+    }
+    if linux.mount_label().as_deref().is_some_and(|l| !l.is_empty()) {
+        return no("linux.mountLabel");
+    }
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_deref().is_some_and(|l| !l.is_empty()) {
+            return no("process.apparmorProfile");
+        }
+        if p.selinux_label().as_deref().is_some_and(|l| !l.is_empty()) {
+            return no("process.selinuxLabel");
+        }
+        if p.io_priority().is_some() {
+            return no("process.ioPriority");
+        }
+        if p.scheduler().is_some() {
+            return no("process.scheduler");
+        }
+        if p.exec_cpu_affinity().is_some() {
+            return no("process.execCPUAffinity");
+        }
+    }
+    Ok(())
 }
 
 fn rootfs_path(bundle: &Path, path: &Path) -> Result<PathBuf, ConfigError> {
