@@ -5,7 +5,9 @@
 //! capabilities, rlimits. A bad config fails here with a [`ConfigError`] naming the field,
 //! so nothing is forked, mounted or written for a config that could never work.
 
+mod devices;
 pub mod options;
+mod process;
 mod validate;
 
 pub use options::MountOptions;

@@ -1,9 +1,11 @@
 //! The checks behind [`Plan::build`](super::Plan::build): small functions, each
 //! returning a [`ConfigError`] that names the config field at fault.
 
+use super::devices::{device_rules, devices};
 use super::options::{self, MountOptions};
+use super::process::process;
 use super::*;
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process};
+use oci_spec::runtime::{LinuxNamespaceType, Mount};
 use std::path::Component;
 
 /// A container id is one path component of safe characters: `[A-Za-z0-9_+.-]`, not `.`/`..`.
@@ -234,7 +236,7 @@ fn time_offsets(linux: &oci_spec::runtime::Linux, ns: &Namespaces) -> Result<Vec
     Ok(out)
 }
 
-fn clean_abs(field: &str, p: &Path) -> Result<PathBuf, ConfigError> {
+pub(super) fn clean_abs(field: &str, p: &Path) -> Result<PathBuf, ConfigError> {
     if !p.is_absolute() {
         return Err(ConfigError::new(field, format!("{} must be an absolute path", p.display())));
     }
@@ -281,112 +283,6 @@ fn mount(i: usize, m: &Mount, bundle: &Path) -> Result<MountPlan, ConfigError> {
         ));
     }
     Ok(MountPlan { destination, typ, source, options: opts })
-}
-
-/// The devices every container gets, as runc creates them.
-pub(super) fn default_devices() -> Vec<DevicePlan> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(n, major, minor)| DevicePlan {
-            path: PathBuf::from("/dev").join(n),
-            kind: libc::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
-}
-
-fn devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<DevicePlan>, ConfigError> {
-    let mut out = default_devices();
-    for (i, d) in linux.devices().as_deref().unwrap_or_default().iter().enumerate() {
-        let field = format!("linux.devices[{i}]");
-        let path = clean_abs(&format!("{field}.path"), d.path())?;
-        if !path.starts_with("/dev/") {
-            return Err(ConfigError::new(format!("{field}.path"), format!("{} is not under /dev", path.display())));
-        }
-        let kind = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
-            LinuxDeviceType::B => libc::S_IFBLK,
-            LinuxDeviceType::P => libc::S_IFIFO,
-            LinuxDeviceType::A => {
-                return Err(ConfigError::new(format!("{field}.type"), "\"a\" is not a device node type"))
-            }
-        };
-        if kind != libc::S_IFIFO && (d.major() < 0 || d.minor() < 0) {
-            return Err(ConfigError::new(field, "major and minor must be set and not negative"));
-        }
-        let dev = DevicePlan {
-            path,
-            kind,
-            major: d.major().max(0) as u64,
-            minor: d.minor().max(0) as u64,
-            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
-            uid: d.uid().unwrap_or(0),
-            gid: d.gid().unwrap_or(0),
-        };
-        out.retain(|o| o.path != dev.path);
-        out.push(dev);
-    }
-    Ok(out)
-}
-
-/// The device rules every container gets after its own, as runc's `AllowedDevices`:
-/// mknod of anything (the nodes themselves are what the config creates), the standard
-/// character devices, /dev/pts/*, /dev/ptmx and /dev/net/tun.
-const DEFAULT_DEVICE_RULES: &[(&str, Option<i64>, Option<i64>, &str)] = &[
-    ("c", None, None, "m"),
-    ("b", None, None, "m"),
-    ("c", Some(1), Some(3), "rwm"),
-    ("c", Some(1), Some(8), "rwm"),
-    ("c", Some(1), Some(7), "rwm"),
-    ("c", Some(5), Some(0), "rwm"),
-    ("c", Some(1), Some(5), "rwm"),
-    ("c", Some(1), Some(9), "rwm"),
-    ("c", Some(136), None, "rwm"),
-    ("c", Some(5), Some(2), "rwm"),
-    ("c", Some(10), Some(200), "rwm"),
-];
-
-fn rule(
-    allow: bool,
-    typ: &str,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> Result<oci_spec::runtime::LinuxDeviceCgroup, ConfigError> {
-    serde_json::from_value(serde_json::json!({
-        "allow": allow, "type": typ, "major": major, "minor": minor, "access": access
-    }))
-    .map_err(|e| ConfigError::new("linux.resources.devices", e.to_string()))
-}
-
-fn device_rules(
-    resources: Option<&oci_spec::runtime::LinuxResources>,
-    devices: &[DevicePlan],
-) -> Result<Vec<oci_spec::runtime::LinuxDeviceCgroup>, ConfigError> {
-    let mut rules = Vec::new();
-    for (i, r) in resources.and_then(|r| r.devices().as_ref()).into_iter().flatten().enumerate() {
-        if let Some(a) = r.access() {
-            if a.is_empty() || !a.chars().all(|c| "rwm".contains(c)) {
-                return Err(ConfigError::new(
-                    format!("linux.resources.devices[{i}].access"),
-                    format!("{a:?} is not a subset of \"rwm\""),
-                ));
-            }
-        }
-        rules.push(r.clone());
-    }
-    for d in devices.iter().filter(|d| d.kind != libc::S_IFIFO) {
-        let typ = if d.kind == libc::S_IFBLK { "b" } else { "c" };
-        rules.push(rule(true, typ, Some(d.major as i64), Some(d.minor as i64), "rwm")?);
-    }
-    for (typ, major, minor, access) in DEFAULT_DEVICE_RULES {
-        rules.push(rule(true, typ, *major, *minor, access)?);
-    }
-    Ok(rules)
 }
 
 fn abs_paths(field: &str, paths: &Option<Vec<String>>) -> Result<Vec<PathBuf>, ConfigError> {
@@ -450,109 +346,6 @@ fn rootfs_propagation(p: Option<&str>) -> Result<MsFlags, ConfigError> {
         "unbindable" => MsFlags::MS_UNBINDABLE,
         "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
         other => return Err(ConfigError::new("linux.rootfsPropagation", format!("unknown propagation {other:?}"))),
-    })
-}
-
-fn caps_set(field: &str, set: &Option<oci_spec::runtime::Capabilities>) -> Result<caps::CapsHashSet, ConfigError> {
-    let mut out = caps::CapsHashSet::new();
-    for c in set.iter().flatten() {
-        // oci-spec's serde name is the kernel's name ("CAP_SYS_ADMIN").
-        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let cap = name
-            .parse::<caps::Capability>()
-            .map_err(|_| ConfigError::new(field, format!("unknown capability {name:?}")))?;
-        out.insert(cap);
-    }
-    Ok(out)
-}
-
-fn rlimit(t: PosixRlimitType) -> (libc::__rlimit_resource_t, &'static str) {
-    use PosixRlimitType as R;
-    match t {
-        R::RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),
-        R::RlimitFsize => (libc::RLIMIT_FSIZE, "RLIMIT_FSIZE"),
-        R::RlimitData => (libc::RLIMIT_DATA, "RLIMIT_DATA"),
-        R::RlimitStack => (libc::RLIMIT_STACK, "RLIMIT_STACK"),
-        R::RlimitCore => (libc::RLIMIT_CORE, "RLIMIT_CORE"),
-        R::RlimitRss => (libc::RLIMIT_RSS, "RLIMIT_RSS"),
-        R::RlimitNproc => (libc::RLIMIT_NPROC, "RLIMIT_NPROC"),
-        R::RlimitNofile => (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE"),
-        R::RlimitMemlock => (libc::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK"),
-        R::RlimitAs => (libc::RLIMIT_AS, "RLIMIT_AS"),
-        R::RlimitLocks => (libc::RLIMIT_LOCKS, "RLIMIT_LOCKS"),
-        R::RlimitSigpending => (libc::RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING"),
-        R::RlimitMsgqueue => (libc::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE"),
-        R::RlimitNice => (libc::RLIMIT_NICE, "RLIMIT_NICE"),
-        R::RlimitRtprio => (libc::RLIMIT_RTPRIO, "RLIMIT_RTPRIO"),
-        R::RlimitRttime => (libc::RLIMIT_RTTIME, "RLIMIT_RTTIME"),
-    }
-}
-
-fn process(p: Option<&Process>) -> Result<ProcessPlan, ConfigError> {
-    let p = p.ok_or_else(|| ConfigError::new("process", "missing"))?;
-    let args = p.args().clone().unwrap_or_default();
-    if args.is_empty() || args[0].is_empty() {
-        return Err(ConfigError::new("process.args", "must name the program to run"));
-    }
-    if !p.cwd().is_absolute() {
-        return Err(ConfigError::new("process.cwd", format!("{:?} must be an absolute path", p.cwd())));
-    }
-    let cwd = clean_abs("process.cwd", p.cwd())?;
-    let env = p.env().clone().unwrap_or_default();
-    for (i, e) in env.iter().enumerate() {
-        if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-            return Err(ConfigError::new(format!("process.env[{i}]"), format!("{e:?} is not KEY=value")));
-        }
-    }
-    let caps = match p.capabilities() {
-        None => None,
-        Some(c) => Some(CapsPlan {
-            bounding: caps_set("process.capabilities.bounding", c.bounding())?,
-            effective: caps_set("process.capabilities.effective", c.effective())?,
-            permitted: caps_set("process.capabilities.permitted", c.permitted())?,
-            inheritable: caps_set("process.capabilities.inheritable", c.inheritable())?,
-            ambient: caps_set("process.capabilities.ambient", c.ambient())?,
-        }),
-    };
-    let mut rlimits: Vec<Rlimit> = Vec::new();
-    for (i, r) in p.rlimits().as_deref().unwrap_or_default().iter().enumerate() {
-        let (resource, name) = rlimit(r.typ());
-        if rlimits.iter().any(|o| o.resource == resource) {
-            return Err(ConfigError::new(format!("process.rlimits[{i}]"), format!("{name} is set twice")));
-        }
-        if r.soft() > r.hard() {
-            return Err(ConfigError::new(
-                format!("process.rlimits[{i}]"),
-                format!("{name}: soft limit {} is above hard limit {}", r.soft(), r.hard()),
-            ));
-        }
-        rlimits.push(Rlimit { resource, name, soft: r.soft(), hard: r.hard() });
-    }
-    if let Some(adj) = p.oom_score_adj() {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(ConfigError::new("process.oomScoreAdj", format!("{adj} is outside -1000..1000")));
-        }
-    }
-    if p.terminal().unwrap_or(false) {
-        return Err(ConfigError::new(
-            "process.terminal",
-            "terminals (with --console-socket) are not supported by berth yet; set it to false",
-        ));
-    }
-    let user = p.user();
-    Ok(ProcessPlan {
-        args,
-        env,
-        cwd,
-        uid: user.uid(),
-        gid: user.gid(),
-        additional_gids: user.additional_gids().clone().unwrap_or_default(),
-        umask: user.umask(),
-        caps,
-        rlimits,
-        no_new_privileges: p.no_new_privileges().unwrap_or(false),
-        oom_score_adj: p.oom_score_adj(),
-        terminal: p.terminal().unwrap_or(false),
     })
 }
 
