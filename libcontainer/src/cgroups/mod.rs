@@ -75,6 +75,7 @@
 //! serializable: `kill` and `delete` reload it from the state file and act on the
 //! same directories even if the mounts or the caller's cgroup changed since.
 
+mod devices_bpf;
 mod error;
 pub mod freezer;
 mod fs;

@@ -117,15 +117,12 @@ fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&
     cg.create()?;
     // Limits are in place before the container's init exists, so it is born limited.
     if let Some(r) = &plan.resources {
-        cg.apply(r)?;
+        // The device rules go in once, complete (with runc's defaults), just below.
+        let mut r = r.clone();
+        r.set_devices(None);
+        cg.apply(&r)?;
     }
-    match cg.apply_device_rules(&plan.device_rules) {
-        // cgroup v2 needs an eBPF device program, which is not written yet: say so loudly.
-        Err(crate::cgroups::CgroupError::Unsupported(what)) => {
-            tracing::warn!("device rules are NOT enforced: {what}")
-        }
-        r => r?,
-    }
+    cg.apply_device_rules(&plan.device_rules)?;
     tracing::debug!(path = ?cg.container_path(), "cgroup created");
     let cgroup_mounts = cgroup_mounts(&cg);
     let listener = start_listener(dir).map_err(Error::sys("start socket"))?;

@@ -89,6 +89,10 @@ impl Manager {
         if let (Some(d), false) = (unified_dir, unified_keys.is_empty()) {
             v2::unified(&d.path, &unified_keys)?;
         }
+        // On v2 the device rules are an eBPF program, not a file.
+        if let (LayoutKind::V2, Some(d), Some(rules)) = (self.kind, unified_dir, r.devices()) {
+            super::devices_bpf::apply(&d.path, rules)?;
+        }
         tracing::debug!(path = ?self.container_path(), "cgroup resources applied");
         Ok(())
     }
@@ -98,13 +102,15 @@ impl Manager {
     /// `devices.deny`; no type means `a`, no (or -1) major/minor means `*`, no
     /// access means `rwm`. [`Manager::apply`] writes a deny-all rule before the
     /// spec's rules.
-    /// On v2 only deny-all rules are accepted (eBPF device filters are not
-    /// implemented yet).
+    /// On v2 the rules are compiled to an eBPF program that replaces the one
+    /// attached to the cgroup before (see `cgroups::devices_bpf`): they are then
+    /// the whole policy, starting from deny-all, so `[]` denies every device.
     pub fn apply_device_rules(&self, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
         self.checked_dirs()?;
         let writes = device_writes(rules)?;
         if self.kind == LayoutKind::V2 {
-            return v2::check_devices(rules);
+            let dir = self.unified_dir().ok_or_else(|| not_mounted(Ctl::Devices, self.kind))?;
+            return super::devices_bpf::apply(dir, rules);
         }
         let dir = self.v1_dir("devices").ok_or_else(|| not_mounted(Ctl::Devices, self.kind))?;
         v1::write_device_rules(dir, &writes)

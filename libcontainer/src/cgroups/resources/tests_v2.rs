@@ -150,7 +150,6 @@ fn v2_refuses_what_it_cannot_express() {
         (r#"{"cpu": {"realtimeRuntime": 1000}}"#, "has no real-time group scheduling"),
         (r#"{"blockIO": {"leafWeight": 100}}"#, "has no leaf weights"),
         (r#"{"network": {"classID": 7}}"#, "has no net_cls or net_prio controller"),
-        (r#"{"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3}]}"#, "device rules on cgroup v2 (eBPF)"),
     ] {
         let e = m.apply(&res(json)).unwrap_err();
         assert!(matches!(e, CgroupError::Unsupported(_)), "{e}");
@@ -165,12 +164,20 @@ fn v2_refuses_what_it_cannot_express() {
     assert!(e.to_string().contains("only 10-1000 (the blkio range) converts to io.weight"), "{e}");
     let e = m.apply(&res(r#"{"blockIO": {"weight": 1001}}"#)).unwrap_err();
     assert!(e.to_string().starts_with("invalid linux.resources.blockIO.weight = 1001: the range is 10-1000"), "{e}");
-    // Deny-all rules (and true, harmless flags) are fine.
-    m.apply(&res(r#"{"devices": [{"allow": false, "access": "rwm"}], "memory": {"useHierarchy": true}}"#)).unwrap();
-    m.apply_device_rules(&[]).unwrap();
+    // True, harmless flags are fine.
+    m.apply(&res(r#"{"memory": {"useHierarchy": true}}"#)).unwrap();
+    // Device rules in `apply` become an eBPF program too: here (no real cgroup) that fails at the query.
+    let e = m.apply(&res(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#)).unwrap_err();
+    assert!(e.to_string().contains("(BPF_PROG_QUERY)"), "{e}");
+    // Other rules become an eBPF program; a temp dir is no cgroup, so attaching fails
+    // at the query, while allow-all needs no program at all.
+    let some = res(
+        r#"{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#,
+    );
+    let e = m.apply_device_rules(some.devices().as_deref().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("(BPF_PROG_QUERY)"), "{e}");
     let allow = res(r#"{"devices": [{"allow": true, "access": "rwm"}]}"#);
-    let e = m.apply_device_rules(allow.devices().as_deref().unwrap()).unwrap_err();
-    assert_eq!(e.to_string(), "unsupported: device rules on cgroup v2 (eBPF) are not implemented yet");
+    m.apply_device_rules(allow.devices().as_deref().unwrap()).unwrap();
     assert_eq!(t.writes(), []);
 }
 

@@ -68,12 +68,10 @@ pub(super) fn check(ctl: Ctl, r: &LinuxResources) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Device rules on v2 need an eBPF program; only deny-all rules pass for now.
+/// Device rules on v2 become an eBPF program (`apply_device_rules`); here they are only
+/// checked, by compiling them, so that a rule the filter can't express fails early.
 pub(super) fn check_devices(rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
-    if rules.iter().all(convert::is_deny_all) {
-        return Ok(());
-    }
-    Err(CgroupError::Unsupported("device rules on cgroup v2 (eBPF) are not implemented yet".into()))
+    crate::cgroups::devices_bpf::Filter::compile(rules).map(|_| ())
 }
 
 fn weight(shares: u64) -> Result<u64, CgroupError> {
