@@ -146,16 +146,6 @@ fn rule_number(n: Option<i64>) -> Result<String, ()> {
     }
 }
 
-/// Whether a rule is the "deny everything" rule a spec starts with
-/// (`{"allow": false, "access": "rwm"}`).
-pub fn is_deny_all(rule: &LinuxDeviceCgroup) -> bool {
-    !rule.allow()
-        && matches!(rule.typ(), None | Some(LinuxDeviceType::A))
-        && matches!(rule.major(), None | Some(-1))
-        && matches!(rule.minor(), None | Some(-1))
-        && rule.access().as_deref().is_none_or(|a| a.is_empty() || ['r', 'w', 'm'].iter().all(|c| a.contains(*c)))
-}
-
 /// The cgroup v1 writes for one device rule: `(allow, "c 1:3 rwm")`, to go to
 /// `devices.allow` when `allow`, else `devices.deny`. Type `a` with wildcards and
 /// full access is the kernel's reset (`a *:* rwm`); type `a` with a number or
