@@ -15,7 +15,7 @@
 //!  write uid_map/gid_map
 //!        ── Continue ──────────────────────▶ hostname, rootfs, mounts...
 //!  join cgroups, oom_score_adj                (in parallel: a v1 cgroup move can
-//!        ── Joined ────────────────────────▶  wait an RCU grace period)
+//!        ── Joined{pid} ───────────────────▶  wait an RCU grace period)
 //!                                            ...cgroup ns and cgroup mounts, devices
 //!        ◀────────────────── RuntimeHooks   (only when prestart/createRuntime hooks exist)
 //!  run prestart + createRuntime hooks
@@ -70,7 +70,10 @@ pub enum Message {
     /// Runtime → init: init is in its cgroup (and its oom_score_adj is set). Sent right
     /// after the first `Continue`: init sets up mounts meanwhile and waits for this only
     /// where the cgroup matters (cgroup namespace, cgroup mounts).
-    Joined,
+    Joined {
+        /// Init's pid in the runtime's pid namespace (init sees itself as 1).
+        pid: i32,
+    },
     /// First child → runtime (two-step creation): the pid of init, in the runtime's pid namespace.
     InitPid { pid: i32 },
     /// First child → runtime (two-step creation): a user namespace was unshared; write its maps.
@@ -177,7 +180,7 @@ mod tests {
         let (a, b) = pair();
         let msgs = [
             Message::Continue,
-            Message::Joined,
+            Message::Joined { pid: 7 },
             Message::InitPid { pid: 42 },
             Message::MapUserNs,
             Message::RuntimeHooks,

@@ -105,7 +105,16 @@ impl ContainerBuilder {
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).map_err(|e| Error::ConfigLoad { path: path.clone(), reason: e.to_string() })?;
-    serde_json::from_slice(&text).map_err(|e| Error::ConfigLoad { path, reason: format!("invalid: {e}") })
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| Error::ConfigLoad { path: path.clone(), reason: format!("invalid: {e}") })?;
+    // oci-spec would reject a bad seccomp action or operator with serde's bare "unknown
+    // variant"; this names the field instead.
+    if let Some(s) = value.get("linux").and_then(|l| l.get("seccomp")) {
+        seccomp::check_json(s).map_err(|e| {
+            crate::plan::ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string())
+        })?;
+    }
+    serde_json::from_value(value).map_err(|e| Error::ConfigLoad { path, reason: format!("invalid: {e}") })
 }
 
 fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&Path>) -> Result<()> {

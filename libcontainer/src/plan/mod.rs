@@ -208,7 +208,19 @@ pub struct Plan {
     /// rule for each `linux.devices` entry, then the devices every container needs, as
     /// runc builds them.
     pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    /// The compiled seccomp filter, loaded by init as late as possible.
+    pub seccomp: Option<SeccompPlan>,
     pub annotations: HashMap<String, String>,
+}
+
+/// `linux.seccomp`, compiled.
+#[derive(Debug, Clone)]
+pub struct SeccompPlan {
+    pub program: seccomp::Program,
+    /// Where to send the notify listener fd (`listenerPath`), when a rule uses NOTIFY.
+    pub listener_path: Option<PathBuf>,
+    /// `listenerMetadata`, passed along with the fd.
+    pub listener_metadata: String,
 }
 
 /// Inputs besides the spec that shape the plan.

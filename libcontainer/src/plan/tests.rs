@@ -232,11 +232,23 @@ fn device_rules_are_config_then_devices_then_defaults() {
 #[test]
 fn unimplemented_fields_are_refused_not_ignored() {
     let mut v = base();
-    v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
-    assert_eq!(err_field(v), "linux.seccomp");
+    v["linux"]["personality"] = json!({"domain": "LINUX32"});
+    assert_eq!(err_field(v), "linux.personality");
     let mut v = base();
     v["process"]["apparmorProfile"] = json!("docker-default");
     assert_eq!(err_field(v), "process.apparmorProfile");
+}
+
+#[test]
+fn seccomp_is_compiled_in_the_plan() {
+    let mut v = base();
+    v["linux"]["seccomp"] =
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]});
+    let p = build(v.clone()).unwrap();
+    assert!(p.seccomp.as_ref().is_some_and(|s| !s.program.is_empty()));
+    v["linux"]["seccomp"] =
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    assert_eq!(err_field(v), "linux.seccomp.listenerPath");
 }
 
 #[test]

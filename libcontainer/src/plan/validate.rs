@@ -71,6 +71,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
     let cgroups_path = cgroups_path(linux.cgroups_path().as_deref())?;
     let resources = linux.resources().clone();
     let device_rules = device_rules(resources.as_ref(), &devices)?;
+    let seccomp = seccomp_plan(linux.seccomp().as_ref())?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
@@ -98,6 +99,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
         cgroups_path,
         resources,
         device_rules,
+        seccomp,
         annotations: spec.annotations().clone().unwrap_or_default(),
     })
 }
@@ -106,9 +108,6 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
 /// label the user asked for must not be dropped without a word).
 fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), ConfigError> {
     let no = |field: &str| Err(ConfigError::new(field, "is not supported by berth yet; remove it to run this config"));
-    if linux.seccomp().is_some() {
-        return no("linux.seccomp");
-    }
     if linux.intel_rdt().is_some() {
         return no("linux.intelRdt");
     }
@@ -136,6 +135,28 @@ fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Compile the filter now, before anything is forked: init only loads it.
+fn seccomp_plan(s: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<Option<SeccompPlan>, ConfigError> {
+    let Some(s) = s else { return Ok(None) };
+    let program = seccomp::compile(s)
+        .map_err(|e| ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string()))?;
+    let listener_path = s.listener_path().clone().filter(|p| !p.as_os_str().is_empty());
+    if program.uses_notify() && listener_path.is_none() {
+        return Err(ConfigError::new(
+            "linux.seccomp.listenerPath",
+            "a rule uses SCMP_ACT_NOTIFY, so the listener needs a listenerPath to go to",
+        ));
+    }
+    if let Some(p) = listener_path.as_ref().filter(|p| !p.is_absolute()) {
+        return Err(ConfigError::new("linux.seccomp.listenerPath", format!("{p:?} must be absolute")));
+    }
+    Ok(Some(SeccompPlan {
+        program,
+        listener_path,
+        listener_metadata: s.listener_metadata().clone().unwrap_or_default(),
+    }))
 }
 
 fn rootfs_path(bundle: &Path, path: &Path) -> Result<PathBuf, ConfigError> {

@@ -37,6 +37,12 @@ struct Ctx<'a> {
     sync: OwnedFd,
     /// Whether the runtime's `Joined` has arrived.
     joined: bool,
+    /// Init's pid as the runtime sees it (from `Joined`).
+    host_pid: i32,
+    /// A connection to the seccomp agent at `listenerPath`, made before pivot_root.
+    seccomp_agent: Option<OwnedFd>,
+    /// Whether the seccomp filter is already loaded.
+    seccomp_loaded: bool,
     cgroup_mounts: &'a [CgroupMount],
     unshare_cgroupns: bool,
     root: Option<pathrs::Root>,
@@ -59,12 +65,14 @@ const STEPS_BEFORE_HOOKS: &[Step] = &[
 /// Steps after the prestart/createRuntime hooks, ending with the process fully set up.
 const STEPS_AFTER_HOOKS: &[Step] = &[
     ("createContainer hooks", step_create_container_hooks),
+    ("seccomp listener", step_seccomp_agent),
     ("pivot_root", step_pivot),
     ("masked paths", step_masked),
     ("readonly paths", step_readonly),
     ("readonly rootfs", step_root_readonly),
     ("sysctl", step_sysctl),
     ("rlimits", step_rlimits),
+    ("seccomp", step_seccomp_early),
     ("user", step_user),
     ("capabilities", step_caps),
     ("cwd", step_cwd),
@@ -109,6 +117,9 @@ pub fn init_main(args: InitArgs<'_>) -> ! {
         plan,
         sync,
         joined: false,
+        host_pid: 0,
+        seccomp_agent: None,
+        seccomp_loaded: false,
         cgroup_mounts,
         unshare_cgroupns,
         root: None,
@@ -152,8 +163,11 @@ fn step_cgroup(ctx: &mut Ctx) -> Result<(), SysError> {
     if ctx.joined {
         return Ok(());
     }
-    expect(ctx.sync.as_fd(), |m| *m == Message::Joined, "Joined")
+    let m = expect(ctx.sync.as_fd(), |m| matches!(m, Message::Joined { .. }), "Joined")
         .map_err(|e| SysError::new(format!("wait for the runtime to join the cgroup: {e}"), Errno::EPIPE))?;
+    if let Message::Joined { pid } = m {
+        ctx.host_pid = pid;
+    }
     ctx.joined = true;
     if ctx.unshare_cgroupns {
         unshare(CloneFlags::CLONE_NEWCGROUP).op(|| "unshare(CLONE_NEWCGROUP)".into())?;
@@ -270,6 +284,31 @@ fn step_sysctl(ctx: &mut Ctx) -> Result<(), SysError> {
     Ok(())
 }
 
+fn step_seccomp_agent(ctx: &mut Ctx) -> Result<(), SysError> {
+    if let Some(s) = &ctx.plan.seccomp {
+        ctx.seccomp_agent = super::seccomp_load::connect_listener(s)?;
+    }
+    Ok(())
+}
+
+/// Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN, which the user switch
+/// may drop: load it now, as runc does. With it, the load waits until just before exec.
+fn step_seccomp_early(ctx: &mut Ctx) -> Result<(), SysError> {
+    if ctx.plan.process.no_new_privileges {
+        return Ok(());
+    }
+    load_seccomp(ctx)
+}
+
+fn load_seccomp(ctx: &mut Ctx) -> Result<(), SysError> {
+    if let (Some(s), false) = (&ctx.plan.seccomp, ctx.seccomp_loaded) {
+        super::seccomp_load::load(ctx.plan, s, ctx.seccomp_agent.as_ref(), ctx.host_pid)?;
+        ctx.seccomp_loaded = true;
+        ctx.seccomp_agent = None;
+    }
+    Ok(())
+}
+
 fn step_rlimits(ctx: &mut Ctx) -> Result<(), SysError> {
     credentials::set_rlimits(&ctx.plan.process.rlimits)
 }
@@ -318,7 +357,7 @@ fn step_nnp(ctx: &mut Ctx) -> Result<(), SysError> {
 
 /// Wait on the start socket for `berth start`, run the startContainer hooks, exec.
 /// Connections that don't bring a well-formed `Start` are dropped and waited past.
-fn wait_for_start_and_exec(ctx: Ctx, listener: OwnedFd) -> ! {
+fn wait_for_start_and_exec(mut ctx: Ctx, listener: OwnedFd) -> ! {
     let conn = loop {
         match accept4(std::os::fd::AsRawFd::as_raw_fd(&listener), SockFlag::SOCK_CLOEXEC) {
             Ok(fd) => {
@@ -351,6 +390,10 @@ fn wait_for_start_and_exec(ctx: Ctx, listener: OwnedFd) -> ! {
     drop(listener);
     if let Err(e) = exec::reset_signals().and_then(|_| exec::cloexec_from(3)) {
         fail(&conn, "exec", e)
+    }
+    // As late as possible: nothing of berth's own setup can be blocked by the profile.
+    if let Err(e) = load_seccomp(&mut ctx) {
+        fail(&conn, "seccomp", e)
     }
     let e = exec::execve(&ctx.exec_path, &plan.process.args, &ctx.env);
     fail(&conn, "exec", e)

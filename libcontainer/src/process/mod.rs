@@ -5,6 +5,7 @@ pub mod clone;
 pub mod credentials;
 pub mod exec;
 mod init;
+mod seccomp_load;
 pub mod spawn;
 
 pub use spawn::{spawn, SpawnArgs, SpawnError, Spawned};

@@ -205,7 +205,7 @@ fn drive(
     if !two_step && !born_in_cgroup {
         join(init)?;
     }
-    send(sock, &Message::Joined)?;
+    send(sock, &Message::Joined { pid: init.as_raw() })?;
     loop {
         match recv(sock, init)? {
             Message::RuntimeHooks => {

@@ -1,0 +1,129 @@
+//! linux.seccomp on real containers: the default profile of container engines is in
+//! force, a custom profile blocks mkdir with its errno, a NOTIFY listener reaches the
+//! agent at listenerPath with the container's state, and a bad profile fails create.
+
+use integration_tests::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+fn default_profile() -> Value {
+    let p = workspace_dir().join("seccomp/tests/fixtures/containers-common-x86_64.oci.json");
+    serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn status_lines(out: &str) -> (String, String) {
+    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)).unwrap_or("").trim().to_string();
+    (get("Seccomp:"), get("Seccomp_filters:"))
+}
+
+#[test]
+fn default_profile_is_in_force() {
+    for nnp in [true, false] {
+        let mut t = TestEnv::new(if nnp { "sc_default_nnp" } else { "sc_default" });
+        t.config["linux"]["seccomp"] = default_profile();
+        t.config["process"]["noNewPrivileges"] = json!(nnp);
+        t.sh("grep -E '^Seccomp' /proc/self/status; /probe mkdir /tmp/ok");
+        let o = t.run();
+        o.ok();
+        let out = o.stdout_now();
+        let (mode, filters) = status_lines(&out);
+        assert_eq!(mode, "2", "Seccomp mode (nnp={nnp}): {out}");
+        assert_eq!(filters, "1", "one filter (nnp={nnp}): {out}");
+        assert!(out.contains("mkdir:/tmp/ok=ok"), "ordinary syscalls still work: {out}");
+        t.assert_no_leftovers();
+    }
+}
+
+#[test]
+fn custom_profile_blocks_mkdir_with_its_errno() {
+    let mut t = TestEnv::new("sc_mkdir");
+    t.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    });
+    let f = t.run_probe(&["mkdir", "/tmp/blocked"]);
+    assert_eq!(f.get("mkdir:/tmp/blocked"), "errno=13");
+    t.assert_no_leftovers();
+}
+
+/// Receive one message with an fd over a unix stream (SCM_RIGHTS).
+fn recv_with_fd(sock: &std::os::unix::net::UnixStream) -> (String, Option<OwnedFd>) {
+    let mut buf = vec![0u8; 65536];
+    let mut cmsg = vec![0u8; 256];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain data; every pointer in it refers to a live buffer above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len();
+    // SAFETY: the socket fd is valid and msg describes buffers that outlive the call.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    assert!(n > 0, "recvmsg from the runtime: {}", std::io::Error::last_os_error());
+    let mut fd = None;
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled in above.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+            let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32);
+            fd = Some(OwnedFd::from_raw_fd(raw));
+        }
+    }
+    (String::from_utf8_lossy(&buf[..n as usize]).into_owned(), fd)
+}
+
+#[test]
+fn notify_listener_reaches_the_agent() {
+    let mut t = TestEnv::new("sc_notify");
+    let sock_path: PathBuf = t.dir.join("agent.sock");
+    let agent = UnixListener::bind(&sock_path).unwrap();
+    t.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock_path.display().to_string(),
+        "listenerMetadata": "berth-test-metadata",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    t.mount_shared();
+    t.sh("while [ ! -e /shared/go ]; do sleep 0.05; done; /probe mkdir /tmp/notified");
+    let handle = std::thread::spawn(move || {
+        let (conn, _) = agent.accept().unwrap();
+        recv_with_fd(&conn)
+    });
+    let created = t.create();
+    created.ok();
+    t.start().ok();
+    let (text, fd) = handle.join().unwrap();
+    let st: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(st["fds"], json!(["seccompFd"]), "{st}");
+    assert_eq!(st["metadata"], "berth-test-metadata", "{st}");
+    assert_eq!(st["state"]["id"], t.id.as_str(), "{st}");
+    assert!(st["pid"].as_i64().unwrap_or(0) > 1, "pid as the runtime sees it: {st}");
+    assert!(fd.is_some(), "no listener fd came with the state");
+    // With the agent's listener closed, the notified syscall fails with ENOSYS.
+    drop(fd);
+    fs::write(t.shared.join("go"), "").unwrap();
+    assert!(t.wait_status("stopped", std::time::Duration::from_secs(20)));
+    let out = created.stdout_now();
+    assert!(out.contains("mkdir:/tmp/notified=errno=38"), "mkdir under NOTIFY without an agent: {out}");
+    t.delete().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn a_bad_profile_fails_create_naming_the_field() {
+    let mut t = TestEnv::new("sc_bad");
+    t.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOPE"});
+    t.args(&["true"]);
+    let o = t.create();
+    o.fails();
+    if t.is_berth() {
+        let err = o.stderr_now();
+        assert!(err.contains("defaultAction") && err.contains("SCMP_ACT_NOPE"), "{err}");
+    }
+    t.assert_no_leftovers();
+}
