@@ -18,12 +18,10 @@ enum Freezer {
 }
 
 fn freezer(m: &Manager) -> Option<Freezer> {
-    if let Some(d) = m.controller_dir("freezer") {
-        return Some(Freezer::V1(d.to_path_buf()));
-    }
+    // On v2, controller_dir() answers the unified directory for any name: ask v2 first.
     match m.kind() {
         super::LayoutKind::V2 => m.unified_dir().map(|d| Freezer::V2(d.to_path_buf())),
-        _ => None,
+        _ => m.controller_dir("freezer").map(|d| Freezer::V1(d.to_path_buf())),
     }
 }
 

@@ -205,6 +205,9 @@ impl Manager {
             } else {
                 fs::mkdir_all(&d.mount_point, &d.path)?;
             }
+            if d.is_v2 && self.kind == LayoutKind::V2 {
+                v2::enable_available(&d.mount_point, &d.path);
+            }
         }
         tracing::debug!(path = ?self.container_path, "cgroup created");
         Ok(())

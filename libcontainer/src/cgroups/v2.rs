@@ -32,6 +32,26 @@ pub(crate) fn kill(dir: &Path) -> Result<bool, CgroupError> {
     }
 }
 
+/// Enable, at every level above `dir`, each controller that level offers, as runc's
+/// fs2 does at creation, so that stats (memory.current, io.stat, ...) exist even for
+/// controllers no limit asked for. Best effort: a controller that can't be enabled
+/// (not delegated, or a level with processes of its own) is left alone here; a limit
+/// that needs it fails with a clear error in `apply`.
+pub(crate) fn enable_available(mount_point: &Path, dir: &Path) {
+    let mut chain = vec![mount_point.to_path_buf()];
+    chain.extend(fs::levels(mount_point, dir));
+    chain.pop();
+    for level in chain {
+        let Ok(Some(available)) = fs::read_opt(&level.join("cgroup.controllers")) else { return };
+        let enabled = fs::read_opt(&level.join("cgroup.subtree_control")).ok().flatten().unwrap_or_default();
+        for c in available.split_whitespace().filter(|c| !enabled.split_whitespace().any(|e| e == *c)) {
+            if let Err(e) = fs::write(&level.join("cgroup.subtree_control"), &format!("+{c}")) {
+                tracing::debug!("enable {c} in {level:?}: {e}");
+            }
+        }
+    }
+}
+
 /// Unfreeze the cgroup (`cgroup.freeze`, Linux 5.2+) if it is frozen. Returns
 /// whether it did.
 pub(crate) fn thaw(dir: &Path) -> Result<bool, CgroupError> {
