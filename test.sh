@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: build everything, then the unit tests, then the
 # integration tests (which drive target/debug/berth over real bundles and need
-# root; a test the host can't support skips itself and says why).
+# root; a test the host can't support skips itself and says why), then the
+# cgroup v2 tier: the integration tests again, inside a throwaway QEMU VM whose
+# only cgroup hierarchy is cgroup v2 (v2vm/run-tests.sh; 3-5 minutes; it
+# skips itself, saying why, where the VM cannot run; BERTH_V2VM=0 turns it off).
 #
 # Usage: ./test.sh [extra `cargo test` arguments, e.g. -- --test-threads=1]
 set -euo pipefail
@@ -33,6 +36,18 @@ cargo test --workspace --exclude integration-tests --no-fail-fast "$@" || status
 echo "==> cargo test -p integration-tests (integration tests)"
 cargo test -p integration-tests --no-fail-fast "$@" || status=$?
 
+if [ "${BERTH_V2VM:-1}" = 0 ]; then
+    echo "SKIPPED cgroup-v2 tier (v2vm/run-tests.sh): turned off with BERTH_V2VM=0" | tee -a "$skipped" >&2
+else
+    echo "==> v2vm/run-tests.sh (cgroup v2 tier: the integration tests in a cgroup-v2-only VM)"
+    v2=0
+    ./v2vm/run-tests.sh --skip-file "$(realpath -m "$skipped")" || v2=$?
+    # 77: skipped (recorded in $skipped).
+    if [ "$v2" -ne 0 ] && [ "$v2" -ne 77 ]; then
+        status=$v2
+    fi
+fi
+
 n="$(grep -c . "$skipped" || true)"
 if [ "$n" -gt 0 ]; then
     echo "==> $n integration test(s) skipped:"
@@ -41,6 +56,6 @@ else
     echo "==> no integration test skipped"
 fi
 if [ "$status" -ne 0 ]; then
-    echo "==> FAILED (cargo test exited with $status)" >&2
+    echo "==> FAILED (exit status $status)" >&2
 fi
 exit "$status"

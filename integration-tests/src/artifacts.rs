@@ -43,14 +43,22 @@ pub const BUSYBOX: &str = "/usr/bin/busybox";
 // ---------------------------------------------------------------------------
 
 /// Record a skipped test: prints `SKIPPED <name>: <reason>` to stderr and
-/// appends a line to `<target>/integration-skipped.txt`.
+/// appends a line to `<target>/integration-skipped.txt` (or to
+/// `$BERTH_IT_SKIP_FILE`). The line ends with the runtime under test and, when
+/// `BERTH_IT_TIER` is set (the cgroup v2 tier sets it), the tier's name.
 pub fn record_skip(test: &str, reason: &str) {
     let line = format!("SKIPPED {test}: {reason}");
     eprintln!("{line}");
-    if let Ok(mut f) =
-        fs::OpenOptions::new().create(true).append(true).open(target_dir().join("integration-skipped.txt"))
-    {
-        let _ = writeln!(f, "{line} [runtime {}]", runtime_bin().display());
+    let file = match std::env::var_os("BERTH_IT_SKIP_FILE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => target_dir().join("integration-skipped.txt"),
+    };
+    let tier = match std::env::var("BERTH_IT_TIER") {
+        Ok(t) if !t.is_empty() => format!(", tier {t}"),
+        _ => String::new(),
+    };
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(file) {
+        let _ = writeln!(f, "{line} [runtime {}{tier}]", runtime_bin().display());
     }
 }
 
@@ -187,4 +195,20 @@ pub fn rootfs_template() -> PathBuf {
         dir.clone()
     })
     .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds the shared artifacts (`v2vm/run-tests.sh` runs this one on the
+    /// host first, so that the cgroup v2 VM does not compile the probe).
+    #[test]
+    fn probe_and_rootfs_template_are_built() {
+        let probe = probe_bin();
+        let o = Command::new(&probe).args(["echo", "hi"]).output().expect("run the probe");
+        assert!(o.status.success(), "{} echo hi: {o:?}", probe.display());
+        let rootfs = rootfs_template();
+        assert!(rootfs.join(".complete").exists() && rootfs.join("bin/busybox").exists(), "{}", rootfs.display());
+    }
 }

@@ -95,15 +95,83 @@ pub fn mount_at<'a>(mounts: &'a [MountInfo], path: &str) -> Option<&'a MountInfo
     mounts.iter().rev().find(|m| m.mount_point == path)
 }
 
-/// Cgroup v1 controller hierarchies (and the unified one) of the host.
+/// The mount holding `path` (the one with the longest mount point that is a
+/// prefix of it), e.g. to know which flags a bind mount of `path` inherits.
+pub fn mount_containing<'a>(mounts: &'a [MountInfo], path: &Path) -> Option<&'a MountInfo> {
+    // max_by_key keeps the last of equal keys: the top-most of stacked mounts.
+    mounts.iter().filter(|m| path.starts_with(&m.mount_point)).max_by_key(|m| m.mount_point.len())
+}
+
+/// How the host's cgroups are mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// cgroup v1 hierarchies only.
+    V1,
+    /// v1 controller hierarchies plus a cgroup2 one (usually `/sys/fs/cgroup/unified`).
+    Hybrid,
+    /// A single cgroup2 hierarchy at `/sys/fs/cgroup` (pure v2, "unified").
+    V2,
+}
+
+/// The host's cgroup layout (from this process's mount table).
+pub fn cgroup_mode() -> CgroupMode {
+    let ms = host_mounts();
+    let v1 = ms.iter().any(|m| m.fstype == "cgroup" && m.mount_point.starts_with("/sys/fs/cgroup/"));
+    let v2_root = mount_at(&ms, "/sys/fs/cgroup").is_some_and(|m| m.fstype == "cgroup2");
+    let v2_any = ms.iter().any(|m| m.fstype == "cgroup2" && m.mount_point.starts_with("/sys/fs/cgroup"));
+    match (v1, v2_root, v2_any) {
+        (false, true, _) => CgroupMode::V2,
+        (true, _, true) => CgroupMode::Hybrid,
+        _ => CgroupMode::V1,
+    }
+}
+
+/// The host's cgroup hierarchies: every v1 hierarchy (controllers and named
+/// ones such as `name=systemd`) and the cgroup2 one, under `/sys/fs/cgroup`.
+/// On a pure v2 host that is just `/sys/fs/cgroup`.
 pub fn cgroup_hierarchies() -> Vec<PathBuf> {
-    let mut v = Vec::new();
+    let mut v: Vec<PathBuf> = Vec::new();
     for m in host_mounts() {
-        if (m.fstype == "cgroup" || m.fstype == "cgroup2") && m.mount_point.starts_with("/sys/fs/cgroup") {
-            v.push(PathBuf::from(m.mount_point));
+        let p = Path::new(&m.mount_point);
+        if (m.fstype == "cgroup" || m.fstype == "cgroup2")
+            && p.starts_with("/sys/fs/cgroup")
+            && !v.iter().any(|x| x == p)
+        {
+            v.push(p.to_path_buf());
         }
     }
     v
+}
+
+/// The directories a container with `linux.cgroupsPath = cgroups_path` has (or
+/// would have) on the host: one per hierarchy, existing or not.
+pub fn container_cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    cgroup_hierarchies().into_iter().map(|h| h.join(cgroups_path.trim_start_matches('/'))).collect()
+}
+
+/// The container's directory in the cgroup2 hierarchy (pure v2 or hybrid).
+pub fn container_unified_dir(cgroups_path: &str) -> Option<PathBuf> {
+    let m = host_mounts()
+        .into_iter()
+        .filter(|m| m.fstype == "cgroup2" && m.mount_point.starts_with("/sys/fs/cgroup"))
+        .min_by_key(|m| m.mount_point.len())?;
+    Some(Path::new(&m.mount_point).join(cgroups_path.trim_start_matches('/')))
+}
+
+/// Whether the container's cgroup is frozen, as the kernel reports it: the v1
+/// freezer hierarchy's `freezer.state` where there is one (`FROZEN` is frozen,
+/// `FREEZING` is not yet), otherwise the `frozen` field of v2 `cgroup.events`.
+/// None when the cgroup or the file does not exist.
+pub fn cgroup_frozen(cgroups_path: &str) -> Option<bool> {
+    let rel = cgroups_path.trim_start_matches('/');
+    let v1_freezer =
+        host_mounts().into_iter().find(|m| m.fstype == "cgroup" && m.super_options.iter().any(|o| o == "freezer"));
+    if let Some(m) = v1_freezer {
+        let s = fs::read_to_string(Path::new(&m.mount_point).join(rel).join("freezer.state")).ok()?;
+        return Some(s.trim() == "FROZEN");
+    }
+    let events = fs::read_to_string(container_unified_dir(cgroups_path)?.join("cgroup.events")).ok()?;
+    events.lines().find_map(|l| l.strip_prefix("frozen ")).map(|v| v.trim() == "1")
 }
 
 /// Host-side mount for test setup, unmounted by the owning TestEnv's Drop.

@@ -102,8 +102,22 @@ impl ProcId {
     }
 }
 
-/// Poll `f` until it returns true or `timeout` passes; returns the last result.
+/// Factor for the harness's time limits, from `BERTH_IT_TIME_SCALE` (default 1):
+/// the cgroup v2 tier runs the tests in an emulated VM, where starting a process
+/// is 10-50 times slower, and sets it there. It only lengthens waits for
+/// something that should happen (polls in [`wait_until`], the limit of one
+/// runtime invocation), so passing tests do not get slower.
+pub fn time_scale() -> u32 {
+    static SCALE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var("BERTH_IT_TIME_SCALE").ok().and_then(|s| s.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(1)
+    })
+}
+
+/// Poll `f` until it returns true or `timeout` (times [`time_scale`]) passes;
+/// returns the last result.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let timeout = timeout * time_scale();
     let start = Instant::now();
     loop {
         if f() {

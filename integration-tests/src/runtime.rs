@@ -106,8 +106,10 @@ impl Runtime {
         self.cmd_full(args, None, RUNTIME_TIMEOUT)
     }
 
-    /// Run with the given bytes on stdin (None: /dev/null) and a time limit.
+    /// Run with the given bytes on stdin (None: /dev/null) and a time limit
+    /// (times [`crate::time_scale`]).
     pub fn cmd_full(&self, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Out {
+        let timeout = timeout * crate::time_scale();
         let n = IO_COUNTER.fetch_add(1, Ordering::SeqCst);
         let stdout_path = self.io_dir.join(format!("rt-{n}.stdout"));
         let stderr_path = self.io_dir.join(format!("rt-{n}.stderr"));

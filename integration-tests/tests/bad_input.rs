@@ -112,8 +112,8 @@ fn duplicate_id() {
     assert_eq!(st["pid"].as_i64(), Some(pid as i64));
     assert_eq!(fs::canonicalize(st["bundle"].as_str().unwrap()).unwrap(), fs::canonicalize(&a.bundle).unwrap());
     // And the failed duplicate left nothing of its own.
-    for h in cgroup_hierarchies() {
-        assert!(!h.join(b.cgroups_path.trim_start_matches('/')).exists(), "duplicate created a cgroup");
+    for d in container_cgroup_dirs(&b.cgroups_path) {
+        assert!(!d.exists(), "duplicate created a cgroup: {}", d.display());
     }
     b.id = format!("{}-never-created", b.id); // so b's Drop does not delete a's container
     a.delete_force().ok();

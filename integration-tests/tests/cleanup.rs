@@ -8,13 +8,10 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
 
-/// The container's cgroup dirs that exist right now (one per hierarchy).
+/// The container's cgroup dirs that exist right now (one per hierarchy; on a
+/// cgroup v2 host the one unified directory).
 fn cgroup_dirs(t: &TestEnv) -> Vec<std::path::PathBuf> {
-    cgroup_hierarchies()
-        .into_iter()
-        .map(|h| h.join(t.cgroups_path.trim_start_matches('/')))
-        .filter(|p| p.exists())
-        .collect()
+    container_cgroup_dirs(&t.cgroups_path).into_iter().filter(|p| p.exists()).collect()
 }
 
 #[test]

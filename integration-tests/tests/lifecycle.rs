@@ -225,10 +225,10 @@ fn kill_all_kills_every_process() {
     t.mount_shared();
     t.sh("sleep 1000 & sleep 1001 & touch /shared/ready; wait");
     start_ready(&mut t);
-    // Collect the container's processes from its cgroup (pids controller).
-    let procs_file = cgroup_hierarchies()
+    // Collect the container's processes from its cgroup (any hierarchy: on v2 the only one).
+    let procs_file = container_cgroup_dirs(&t.cgroups_path)
         .into_iter()
-        .map(|h| h.join(t.cgroups_path.trim_start_matches('/')).join("cgroup.procs"))
+        .map(|d| d.join("cgroup.procs"))
         .find(|p| p.exists())
         .expect("container cgroup exists");
     let mut pids = Vec::new();

@@ -70,6 +70,9 @@ fn cgroup_namespace_root() {
     for l in &lines {
         assert!(l.ends_with(":/"), "inside a cgroup namespace every cgroup path is /: {l}");
     }
+    if cgroup_mode() == CgroupMode::V2 {
+        assert_eq!(lines, ["0::/"], "on a cgroup v2 host /proc/self/cgroup has the one unified line");
+    }
     // Without a cgroup namespace the real (host) paths show, which contain our cgroupsPath.
     let mut t2 = TestEnv::new("cgroup_namespace_root_none");
     t2.args(&["/probe", "cgroup"]);

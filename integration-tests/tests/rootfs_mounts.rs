@@ -157,6 +157,11 @@ fn standard_mount_flags() {
         }
         has_opts(m, &["ro", "nosuid", "noexec", "nodev"]);
     }
+    if cgroup_mode() == CgroupMode::V2 {
+        // On a pure v2 host: one cgroup2 mount at /sys/fs/cgroup, nothing under it.
+        assert_eq!(cg.len(), 1, "expected only a cgroup2 mount at /sys/fs/cgroup: {cg:#?}");
+        assert_eq!(cg[0].fstype, "cgroup2", "{cg:#?}");
+    }
     // On a v1 host every (unnamed) controller hierarchy the host has is
     // mounted at /sys/fs/cgroup/<controller> inside.
     for hm in host_mounts() {
@@ -198,7 +203,19 @@ fn bind_mount_options() {
     has_opts(mnt(&ms, "/mnt/ro"), &["ro", "nosuid", "noexec", "nodev"]);
     let rw = mnt(&ms, "/mnt/rw");
     has_opts(rw, &["rw"]);
-    assert!(!rw.has_opt("noexec") && !rw.has_opt("nosuid"), "rw bind got flags: {:?}", rw.options);
+    // A bind mount keeps the flags of the mount its source is on (a /tmp with
+    // nosuid, as in the cgroup v2 VM, gives nosuid binds); none may be added.
+    let host = host_mounts();
+    let src_mount = mount_containing(&host, &src).expect("the bind source is on some mount");
+    for flag in ["noexec", "nosuid"] {
+        assert!(
+            !rw.has_opt(flag) || src_mount.has_opt(flag),
+            "rw bind got {flag}: {:?} (its source is on {} with {:?})",
+            rw.options,
+            src_mount.mount_point,
+            src_mount.options
+        );
+    }
     // The write through the rw bind is visible on the host, and the host's
     // view of the source was not made read-only.
     assert!(src.join("new").exists());

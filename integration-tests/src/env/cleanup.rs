@@ -1,7 +1,7 @@
 //! What a [`TestEnv`] may leave behind, and removing it all on drop.
 
 use super::TestEnv;
-use crate::{cgroup_hierarchies, host_mounts, wait_until, ProcId};
+use crate::{container_cgroup_dirs, host_mounts, wait_until, ProcId};
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,8 +21,7 @@ impl TestEnv {
                 }
             }
         }
-        for h in cgroup_hierarchies() {
-            let p = h.join(self.cgroups_path.trim_start_matches('/'));
+        for p in container_cgroup_dirs(&self.cgroups_path) {
             if p.exists() {
                 bad.push(format!("cgroup dir {} still exists", p.display()));
             }
@@ -101,9 +100,14 @@ impl Drop for TestEnv {
             eprintln!("BERTH_IT_KEEP: leaving {}", self.dir.display());
             return;
         }
-        // Processes still in the container's cgroup.
-        for h in cgroup_hierarchies() {
-            let p = h.join(self.cgroups_path.trim_start_matches('/'));
+        // Processes still in the container's cgroup. Thaw it first (a v1
+        // frozen task cannot die), and on v2 kill the whole cgroup at once.
+        for p in container_cgroup_dirs(&self.cgroups_path) {
+            for (file, value) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0"), ("cgroup.kill", "1")] {
+                if p.join(file).exists() {
+                    let _ = fs::write(p.join(file), value);
+                }
+            }
             if let Ok(s) = fs::read_to_string(p.join("cgroup.procs")) {
                 for pid in s.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                     // SAFETY: plain kill(2).
@@ -123,8 +127,7 @@ impl Drop for TestEnv {
             }
         }
         // Remove cgroup dirs (leaf first), processes need a moment to leave.
-        for h in cgroup_hierarchies() {
-            let p = h.join(self.cgroups_path.trim_start_matches('/'));
+        for p in container_cgroup_dirs(&self.cgroups_path) {
             if p.exists() {
                 wait_until(Duration::from_secs(2), || fs::remove_dir(&p).is_ok() || !p.exists());
             }
