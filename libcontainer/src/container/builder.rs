@@ -34,13 +34,9 @@ pub struct ContainerBuilder {
 impl ContainerBuilder {
     /// A container `id` whose state lives under `root` (`/run/berth` for the CLI).
     pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
-        ContainerBuilder {
-            id: id.into(),
-            root: root.into(),
-            bundle: PathBuf::from("."),
-            pid_file: None,
-            opts: PlanOptions::default(),
-        }
+        let root = root.into();
+        let opts = PlanOptions { seccomp_cache: Some(root.join(".seccomp-cache")), ..PlanOptions::default() };
+        ContainerBuilder { id: id.into(), root, bundle: PathBuf::from("."), pid_file: None, opts }
     }
 
     /// The bundle directory (holding `config.json`); the current directory by default.

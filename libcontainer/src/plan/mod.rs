@@ -8,6 +8,7 @@
 mod devices;
 pub mod options;
 mod process;
+mod seccomp_cache;
 mod validate;
 
 pub use options::MountOptions;
@@ -228,6 +229,8 @@ pub struct SeccompPlan {
 pub struct PlanOptions {
     /// `--no-pivot`: move the rootfs onto `/` with `MS_MOVE` + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// Where compiled seccomp programs are cached (None: always compile).
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 impl Plan {

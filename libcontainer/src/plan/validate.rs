@@ -71,7 +71,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
     let cgroups_path = cgroups_path(linux.cgroups_path().as_deref())?;
     let resources = linux.resources().clone();
     let device_rules = device_rules(resources.as_ref(), &devices)?;
-    let seccomp = seccomp_plan(linux.seccomp().as_ref())?;
+    let seccomp = seccomp_plan(linux.seccomp().as_ref(), opts.seccomp_cache.as_deref())?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     check_hooks(&hooks)?;
 
@@ -137,11 +137,27 @@ fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<()
     Ok(())
 }
 
-/// Compile the filter now, before anything is forked: init only loads it.
-fn seccomp_plan(s: Option<&oci_spec::runtime::LinuxSeccomp>) -> Result<Option<SeccompPlan>, ConfigError> {
+/// Compile the filter now, before anything is forked (or take it from the cache): init
+/// only loads it.
+fn seccomp_plan(
+    s: Option<&oci_spec::runtime::LinuxSeccomp>,
+    cache: Option<&Path>,
+) -> Result<Option<SeccompPlan>, ConfigError> {
     let Some(s) = s else { return Ok(None) };
-    let program = seccomp::compile(s)
-        .map_err(|e| ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string()))?;
+    let program = match cache.and_then(|d| super::seccomp_cache::load(d, s)) {
+        Some(p) => {
+            tracing::debug!("seccomp: program from the cache");
+            p
+        }
+        None => {
+            let p = seccomp::compile(s)
+                .map_err(|e| ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string()))?;
+            if let Some(d) = cache {
+                super::seccomp_cache::store(d, s, &p);
+            }
+            p
+        }
+    };
     let listener_path = s.listener_path().clone().filter(|p| !p.as_os_str().is_empty());
     if program.uses_notify() && listener_path.is_none() {
         return Err(ConfigError::new(
