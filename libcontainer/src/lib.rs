@@ -40,6 +40,6 @@ pub mod state;
 pub mod syserr;
 pub mod time;
 
-pub use container::{Container, ContainerBuilder, Detached, Status};
+pub use container::{Container, ContainerBuilder, Detached, ExecOptions, ExecProcess, Status};
 pub use error::{Error, Result};
 pub use state::OciState;

@@ -47,7 +47,7 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// An error in the container's init, sent to the runtime as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitError {
-    /// The named step of init that failed, e.g. "mounts".
+    /// Who failed at which named step, e.g. "container init (mounts)".
     pub step: String,
     /// The failing system call and its errno.
     pub error: SysError,
@@ -55,7 +55,7 @@ pub struct InitError {
 
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "container init ({}): {}", self.step, self.error)
+        write!(f, "{}: {}", self.step, self.error)
     }
 }
 
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn init_error_renders_step_and_syscall() {
         let e = InitError {
-            step: "mounts".into(),
+            step: "container init (mounts)".into(),
             error: SysError::new("mount \"proc\" on \"/proc\"", nix::errno::Errno::EPERM),
         };
         assert_eq!(

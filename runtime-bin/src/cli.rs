@@ -54,6 +54,50 @@ pub enum Command {
     Events(Events),
     /// Change the resource limits of a running container.
     Update(Update),
+    /// Run a new process inside a running container.
+    Exec(Exec),
+}
+
+#[derive(Debug, Args)]
+pub struct Exec {
+    /// A process.json (the `process` object of config.json) instead of a command line.
+    #[arg(short, long)]
+    pub process: Option<std::path::PathBuf>,
+    /// Return once the process runs instead of waiting for it.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<std::path::PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<std::path::PathBuf>,
+    /// Set an environment variable (KEY=value); repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// uid[:gid] to run as (numbers).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gid; repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NET_ADMIN); repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Pass fds 3..3+N-1 on to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// The container's id.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// `runc update`'s flags; each given one is applied, the others stay as they are.

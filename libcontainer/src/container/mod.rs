@@ -16,11 +16,14 @@
 //! ```
 
 mod builder;
+mod exec;
 mod ops;
+
+pub use exec::{ExecOptions, ExecProcess};
 
 pub use ops::Detached;
 
-pub use builder::ContainerBuilder;
+pub use builder::{write_pid_file, ContainerBuilder};
 
 use crate::error::{Error, Result};
 use crate::state::{self, OciState, Persisted, StateDir, START_SOCKET};

@@ -251,21 +251,28 @@ impl Detached {
     /// Wait for init (our child) to exit and return its exit code, 128 + signal when
     /// killed, as shells report it.
     pub fn wait(&self) -> Result<i32> {
-        let Some(pid) = self.pid else { return Ok(0) };
-        loop {
-            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return Ok(c),
-                Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-                Ok(_) => continue,
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(Error::Sys { step: "wait", error: SysError::new(format!("waitpid {pid}"), e) }),
-            }
+        match self.pid {
+            Some(pid) => wait_child(pid),
+            None => Ok(0),
         }
     }
 
     /// Load the container again (with the lock), e.g. to delete it.
     pub fn load(&self) -> Result<Container> {
         Container::load_locked(&self.root, &self.id, true)
+    }
+}
+
+/// Wait for our child `pid` and return its exit code (128 + signal when killed).
+pub(crate) fn wait_child(pid: i32) -> Result<i32> {
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Sys { step: "wait", error: SysError::new(format!("waitpid {pid}"), e) }),
+        }
     }
 }
 

@@ -242,6 +242,11 @@ impl Plan {
         validate::build(id, bundle, spec, opts)
     }
 
+    /// Validate a process (the container's, or one for `exec`) on its own.
+    pub fn process_plan(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, ConfigError> {
+        process::process(Some(p))
+    }
+
     /// Whether the init must be created in two steps (a first child that joins or
     /// unshares, then forks the init): joined namespaces (setns into a pid namespace
     /// only applies to children) and time namespaces (offsets are written before any

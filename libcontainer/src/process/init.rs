@@ -81,7 +81,7 @@ const STEPS_AFTER_HOOKS: &[Step] = &[
 ];
 
 fn fail(sync: &OwnedFd, step: &str, error: SysError) -> ! {
-    let _ = send_msg(sync.as_fd(), &Message::Error(InitError { step: step.into(), error }));
+    let _ = send_msg(sync.as_fd(), &Message::Error(InitError { step: format!("container init ({step})"), error }));
     exit(1)
 }
 

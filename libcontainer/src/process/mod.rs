@@ -4,6 +4,7 @@
 pub mod clone;
 pub mod credentials;
 pub mod exec;
+pub mod exec_child;
 mod init;
 mod seccomp_load;
 pub mod spawn;

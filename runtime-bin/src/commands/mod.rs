@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod kill;
 mod list;
 mod pause;
@@ -30,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => ps::run(&root, a),
         Command::Events(a) => events::run(&root, a),
         Command::Update(a) => update::run(&root, a),
+        Command::Exec(a) => exec::run(&root, a),
     }
 }

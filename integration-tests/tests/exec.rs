@@ -1,0 +1,165 @@
+//! `exec`: a second process in a running container joins every namespace of its init
+//! and its cgroup, takes the identity it is given (inheritable capabilities empty
+//! unless asked: CVE-2022-29162), reports exit codes, and fails cleanly.
+
+use integration_tests::*;
+use serde_json::json;
+use std::fs;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+fn sleeper(name: &str) -> (TestEnv, i32) {
+    let mut t = TestEnv::new(name);
+    t.mount_shared();
+    t.sh("touch /shared/ready; exec sleep 1000");
+    let pid = t.create_ok();
+    t.start().ok();
+    wait_for_path(&t.shared.join("ready"), T);
+    (t, pid)
+}
+
+fn exec(t: &TestEnv, args: &[&str]) -> Out {
+    let mut a = vec!["exec"];
+    a.extend_from_slice(args);
+    t.rt.cmd(&a)
+}
+
+#[test]
+fn exec_joins_every_namespace_of_init() {
+    let (t, pid) = sleeper("exec_ns");
+    let o = exec(&t, &[&t.id, "/probe", "ns"]);
+    o.ok();
+    let f = o.facts();
+    for ns in ["ipc", "mnt", "net", "pid", "uts", "cgroup"] {
+        assert_eq!(f.get(&format!("ns.{ns}")), ns_of(&pid.to_string(), ns), "{ns} namespace of the exec'd process");
+    }
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_exit_codes_and_signals() {
+    let (t, _) = sleeper("exec_exit");
+    assert_eq!(exec(&t, &[&t.id, "sh", "-c", "exit 7"]).code(), Some(7));
+    assert_eq!(exec(&t, &[&t.id, "sh", "-c", "kill -9 $$"]).code(), Some(137));
+    let o = exec(&t, &[&t.id, "sh", "-c", "echo out; echo err >&2"]);
+    o.ok();
+    assert_eq!(o.stdout_now().trim(), "out");
+    assert!(o.stderr_now().contains("err"));
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_user_groups_cwd_env() {
+    let (t, _) = sleeper("exec_user");
+    let o = exec(
+        &t,
+        &[
+            "-u", "1000:100", "-g", "5", "-g", "7", "--cwd", "/tmp", "-e", "FOO=bar", &t.id, "/probe", "ids", "+",
+            "cwd", "+", "env",
+        ],
+    );
+    o.ok();
+    let f = o.facts();
+    assert_eq!(f.get("uid"), "1000");
+    assert_eq!(f.get("gid"), "100");
+    assert_eq!(f.get("groups"), "5,7");
+    assert_eq!(f.get("cwd"), "/tmp");
+    assert!(o.stdout_now().contains("FOO=bar"), "{}", o.stdout_now());
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_caps_added_and_inheritable_empty() {
+    let (t, _) = sleeper("exec_caps");
+    let o = exec(&t, &["--cap", "CAP_NET_ADMIN", &t.id, "/probe", "caps"]);
+    o.ok();
+    let f = o.facts();
+    assert_ne!(f.hex("CapEff") & cap_mask(&["NET_ADMIN"]), 0, "CAP_NET_ADMIN added: {:?}", f.0);
+    assert_eq!(f.hex("CapInh"), 0, "inheritable must stay empty (CVE-2022-29162)");
+    assert_eq!(f.hex("CapAmb"), 0);
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_detach_and_pid_file_in_the_cgroup() {
+    let (t, _) = sleeper("exec_detach");
+    let pidf = t.dir.join("exec.pid");
+    exec(&t, &["-d", "--pid-file", &pidf.display().to_string(), &t.id, "sleep", "1000"]).ok();
+    let pid: i32 = fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&t.cgroups_path), "exec'd process not in the container's cgroup: {cg}");
+    t.delete_force().ok();
+    assert!(wait_until(T, || !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        || proc_stat(pid).is_some_and(|(s, _)| s == 'Z')));
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_missing_command_fails_and_init_is_untouched() {
+    let (t, pid) = sleeper("exec_missing");
+    let o = exec(&t, &[&t.id, "/no/such/program"]);
+    o.fails();
+    if t.is_berth() {
+        assert!(o.stderr_now().contains("/no/such/program"), "{}", o.stderr_now());
+    }
+    assert_eq!(t.status(), "running");
+    assert_eq!(t.pid(), pid);
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_into_paused_or_stopped_fails() {
+    let (t, _) = sleeper("exec_state");
+    t.rt.cmd(&["pause", &t.id]).ok();
+    exec(&t, &[&t.id, "true"]).fails();
+    t.rt.cmd(&["resume", &t.id]).ok();
+    t.kill(Some("KILL")).ok();
+    assert!(t.wait_status("stopped", T));
+    exec(&t, &[&t.id, "true"]).fails();
+    t.delete().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_gets_the_container_seccomp_filter() {
+    let mut t = TestEnv::new("exec_seccomp");
+    t.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    });
+    t.mount_shared();
+    t.sh("touch /shared/ready; exec sleep 1000");
+    t.create_ok();
+    t.start().ok();
+    wait_for_path(&t.shared.join("ready"), T);
+    let o = exec(&t, &[&t.id, "/probe", "mkdir", "/tmp/x"]);
+    o.ok();
+    assert_eq!(o.facts().get("mkdir:/tmp/x"), "errno=13");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_bad_user_strings_are_refused() {
+    let (t, _) = sleeper("exec_baduser");
+    // runc takes an empty --user as "not given"; berth refuses it too.
+    let bad: &[&str] = if t.is_berth() {
+        &["root:", "1000:users", "-1", "1:2:3", ""]
+    } else {
+        &["root:", "1000:users", "-1", "1:2:3"]
+    };
+    for bad in bad {
+        let o = exec(&t, &["-u", bad, &t.id, "true"]);
+        o.fails();
+    }
+    assert_eq!(t.status(), "running");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}

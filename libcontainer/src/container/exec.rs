@@ -1,0 +1,121 @@
+//! `exec`: run another process in a running container: same namespaces, cgroup,
+//! seccomp filter, and the identity the process description gives.
+
+use super::ops::wait_child;
+use super::{Container, Status};
+use crate::error::{Error, Result};
+use crate::plan::{clone_flag, Plan};
+use crate::process::clone::{clone3, Forked};
+use crate::process::exec_child::{exec_main, ExecArgs};
+use crate::protocol::{recv_msg, send_msg, Message, ProtocolError};
+use crate::syserr::{SysError, SysResultExt};
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use std::os::fd::AsFd;
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The process, as in config.json (`berth exec` builds it from the container's own
+    /// process and its flags, or takes `--process FILE`).
+    pub process: oci_spec::runtime::Process,
+    /// Keep fds 3..3+N open for the program.
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container (the process starts frozen).
+    pub ignore_paused: bool,
+}
+
+/// A process started by [`Container::exec`]: a child of the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecProcess {
+    /// Its pid in the caller's pid namespace.
+    pub pid: i32,
+}
+
+impl ExecProcess {
+    /// Wait for it and return its exit code (128 + signal when killed).
+    pub fn wait(&self) -> Result<i32> {
+        wait_child(self.pid)
+    }
+}
+
+fn step(step: &'static str) -> impl FnOnce(SysError) -> Error {
+    move |error| Error::Sys { step, error }
+}
+
+impl Container {
+    /// Start `opts.process` inside the container. Returns once the program runs (or
+    /// with the error of the step that failed, the program's path and errno included).
+    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess> {
+        match self.status() {
+            Status::Running | Status::Created => {}
+            Status::Paused if opts.ignore_paused => {}
+            Status::Paused => return Err(self.bad_status("exec into", " (hint: resume it, or use --ignore-paused)")),
+            _ => return Err(self.bad_status("exec into", " (hint: the container is not running)")),
+        }
+        let process = Plan::process_plan(&opts.process)?;
+        let spec = super::builder::load_spec(&self.state.bundle)?;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
+        let cache = self.dir.path.parent().map(|r| r.join(".seccomp-cache"));
+        let plan_opts = crate::plan::PlanOptions { seccomp_cache: cache, ..Default::default() };
+        let seccomp = match linux.seccomp() {
+            None => None,
+            Some(_) => Plan::build(&self.state.id, &self.state.bundle, &spec, &plan_opts)?.seccomp.map(|s| s.program),
+        };
+        let init_pid = self.state.pid.ok_or_else(|| self.bad_status("exec into", ""))?;
+        let init = crate::pidfd::open(nix::unistd::Pid::from_raw(init_pid)).map_err(step("exec"))?;
+        if crate::state::proc_stat(init_pid).map(|s| s.start_time) != self.state.pid_start_time {
+            return Err(self.bad_status("exec into", " (hint: the container is not running)"));
+        }
+        let cgroup = self.state.cgroup.as_ref();
+        let cg_fd = cgroup.and_then(|c| c.v2_dir());
+        let (parent_end, child_end) =
+            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+                .op(|| "socketpair for exec".into())
+                .map_err(step("exec"))?;
+        let first = match clone3(0, cg_fd.as_ref().map(|f| f.as_fd())).map_err(step("exec"))? {
+            Forked::Child => {
+                drop(parent_end);
+                exec_main(ExecArgs {
+                    process: &process,
+                    seccomp: seccomp.as_ref(),
+                    init: init.as_fd(),
+                    namespaces,
+                    sync: child_end,
+                    preserve_fds: opts.preserve_fds,
+                })
+            }
+            Forked::Parent { pid, .. } => pid,
+        };
+        drop(child_end);
+        let result = (|| -> Result<i32> {
+            if let (Some(cg), None) = (cgroup, &cg_fd) {
+                cg.add_task(first.as_raw())?;
+            }
+            send_msg(parent_end.as_fd(), &Message::Continue).map_err(protocol)?;
+            let pid = match recv_msg(parent_end.as_fd()) {
+                Ok(Message::InitPid { pid }) => pid,
+                Ok(Message::Error(e)) => return Err(Error::Spawn(crate::process::SpawnError::Init(e))),
+                Ok(m) => return Err(protocol(ProtocolError::Unexpected { got: Box::new(m), expected: "InitPid" })),
+                Err(e) => return Err(protocol(e)),
+            };
+            match recv_msg(parent_end.as_fd()) {
+                Err(ProtocolError::Closed) => Ok(pid),
+                Ok(Message::Error(e)) => {
+                    let _ = wait_child(pid);
+                    Err(Error::Spawn(crate::process::SpawnError::Init(e)))
+                }
+                Ok(m) => Err(protocol(ProtocolError::Unexpected { got: Box::new(m), expected: "EOF" })),
+                Err(e) => Err(protocol(e)),
+            }
+        })();
+        let _ = nix::sys::wait::waitpid(first, None);
+        Ok(ExecProcess { pid: result? })
+    }
+}
+
+fn protocol(e: ProtocolError) -> Error {
+    Error::Sys { step: "exec", error: SysError::new(e.to_string(), Errno::EPIPE) }
+}

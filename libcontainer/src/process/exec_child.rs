@@ -1,0 +1,127 @@
+//! The child side of `exec`: a first child joins every namespace of the container's init
+//! (one `setns` on init's pidfd, Linux 5.8+) and forks the process itself into them with
+//! `CLONE_PARENT` (joining a pid namespace only applies to children), which takes the
+//! container's identity and runs the program. Failures reach the runtime as
+//! [`Message::Error`]; a successful `execve` closes the socket (close-on-exec).
+
+use super::clone::{clone3, Forked};
+use super::{credentials, exec};
+use crate::plan::ProcessPlan;
+use crate::protocol::{expect, send_msg, InitError, Message};
+use crate::syserr::{SysError, SysResultExt};
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// What the exec'd process is given.
+pub struct ExecArgs<'a> {
+    pub process: &'a ProcessPlan,
+    pub seccomp: Option<&'a seccomp::Program>,
+    /// A pidfd of the container's init.
+    pub init: BorrowedFd<'a>,
+    /// `CLONE_NEW*` of every namespace the container has.
+    pub namespaces: CloneFlags,
+    pub sync: OwnedFd,
+    /// Keep fds 3..3+N open for the program (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends this copy of the runtime without running its destructors.
+    unsafe { libc::_exit(code) }
+}
+
+fn fail(sync: &OwnedFd, step: &str, error: SysError) -> ! {
+    let _ = send_msg(sync.as_fd(), &Message::Error(InitError { step: format!("exec ({step})"), error }));
+    exit(127)
+}
+
+/// The first child: join, fork the process, report its pid, exit.
+pub fn exec_main(a: ExecArgs<'_>) -> ! {
+    // SAFETY: PR_SET_DUMPABLE takes plain integers; see init's prologue for why.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if expect(a.sync.as_fd(), |m| *m == Message::Continue, "Continue").is_err() {
+        exit(1)
+    }
+    if let Err(e) =
+        nix::sched::setns(a.init, a.namespaces).op(|| "setns into the container's namespaces (pidfd)".into())
+    {
+        fail(&a.sync, "join namespaces", e)
+    }
+    match clone3(libc::CLONE_PARENT as u64, None) {
+        Err(e) => fail(&a.sync, "clone the process", e),
+        Ok(Forked::Child) => run(a),
+        Ok(Forked::Parent { pid, .. }) => {
+            let _ = send_msg(a.sync.as_fd(), &Message::InitPid { pid: pid.as_raw() });
+            exit(0)
+        }
+    }
+}
+
+fn run(a: ExecArgs<'_>) -> ! {
+    let p = a.process;
+    let step = |name: &'static str, r: Result<(), SysError>| {
+        if let Err(e) = r {
+            fail(&a.sync, name, e)
+        }
+    };
+    step("rlimits", credentials::set_rlimits(&p.rlimits));
+    if !p.no_new_privileges {
+        step("seccomp", load_seccomp(a.seccomp));
+    }
+    if let Some(c) = &p.caps {
+        step("capabilities", credentials::drop_bounding(c));
+    }
+    step("user", credentials::switch_user(p, true));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask.unwrap_or(0o022)));
+    if let Some(c) = &p.caps {
+        step("capabilities", credentials::apply_caps(c));
+    }
+    step("cwd", nix::unistd::chdir(&p.cwd).op(|| format!("chdir to cwd {:?}", p.cwd)));
+    let mut env = p.env.clone();
+    if exec::env_get(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", exec::home_of(p.uid)));
+    }
+    let path = match exec::lookup(&p.args[0], &env) {
+        Ok(path) => path,
+        Err(e) => fail(&a.sync, "find the program", e),
+    };
+    if p.no_new_privileges {
+        step("no new privileges", credentials::set_no_new_privs());
+    }
+    step("exec", exec::reset_signals());
+    step("exec", exec::cloexec_from(3 + a.preserve_fds));
+    if a.preserve_fds > 0 {
+        // The runtime's own fds may sit in the preserved range: only the sync socket
+        // must still go at exec.
+        step("exec", set_cloexec(a.sync.as_raw_fd()));
+    }
+    if p.no_new_privileges {
+        step("seccomp", load_seccomp(a.seccomp));
+    }
+    let e = exec::execve(&path, &p.args, &env);
+    fail(&a.sync, "exec", e)
+}
+
+fn set_cloexec(fd: i32) -> Result<(), SysError> {
+    nix::fcntl::fcntl(
+        // SAFETY: the fd is our sync socket, open for the whole call.
+        unsafe { BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map(|_| ())
+    .op(|| "mark the sync socket close-on-exec".into())
+}
+
+fn load_seccomp(p: Option<&seccomp::Program>) -> Result<(), SysError> {
+    let Some(p) = p else { return Ok(()) };
+    match p.load() {
+        // A NOTIFY listener for an exec'd process would have no agent: close it, as the
+        // kernel then fails the notified calls with ENOSYS.
+        Ok(_listener) => Ok(()),
+        Err(e) => Err(SysError::new(
+            format!("load the seccomp filter: {e}"),
+            Errno::from_raw(e.errno().unwrap_or(libc::EINVAL)),
+        )),
+    }
+}

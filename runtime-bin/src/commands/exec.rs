@@ -1,0 +1,129 @@
+//! `exec`: a new process in a running container, from the container's own process
+//! description with runc's flags on top (or `--process FILE`); waits for it and exits
+//! with its status unless `--detach`, forwarding signals meanwhile.
+
+use crate::cli::Exec;
+use anyhow::{bail, Context};
+use libcontainer::{Container, ExecOptions};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// `uid[:gid]`, numbers only: anything else is refused rather than guessed at.
+pub fn parse_user(s: &str) -> anyhow::Result<(u32, Option<u32>)> {
+    let num = |p: &str| -> anyhow::Result<u32> {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("invalid --user {s:?}: expected uid[:gid] as numbers");
+        }
+        p.parse::<u32>().with_context(|| format!("invalid --user {s:?}: out of range"))
+    };
+    match s.split_once(':') {
+        None => Ok((num(s)?, None)),
+        Some((u, g)) => Ok((num(u)?, Some(num(g)?))),
+    }
+}
+
+fn process_json(root: &Path, a: &Exec) -> anyhow::Result<Value> {
+    if let Some(f) = &a.process {
+        let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
+        return serde_json::from_str(&text).with_context(|| format!("parse {}", f.display()));
+    }
+    if a.command.is_empty() {
+        bail!("exec: no command given (and no --process)");
+    }
+    let c = Container::load(root, &a.id)?;
+    let cfg: Value = serde_json::from_slice(
+        &std::fs::read(c.bundle().join("config.json"))
+            .with_context(|| format!("read {}/config.json", c.bundle().display()))?,
+    )?;
+    let mut p = cfg.get("process").cloned().unwrap_or_else(|| json!({}));
+    p["args"] = json!(a.command);
+    p["terminal"] = json!(false);
+    if let Some(cwd) = &a.cwd {
+        p["cwd"] = json!(cwd);
+    }
+    let mut env: Vec<Value> = p["env"].as_array().cloned().unwrap_or_default();
+    env.extend(a.env.iter().map(|e| json!(e)));
+    p["env"] = Value::Array(env);
+    if let Some(u) = &a.user {
+        let (uid, gid) = parse_user(u)?;
+        p["user"]["uid"] = json!(uid);
+        p["user"]["gid"] = json!(gid.unwrap_or(0));
+    }
+    if !a.additional_gids.is_empty() {
+        p["user"]["additionalGids"] = json!(a.additional_gids);
+    }
+    for cap in &a.cap {
+        // Added to bounding, effective and permitted; never to inheritable or ambient
+        // (the CVE-2022-29162 lesson).
+        for set in ["bounding", "effective", "permitted"] {
+            let list = p["capabilities"][set].as_array().cloned().unwrap_or_default();
+            if !list.iter().any(|c| c == cap) {
+                let mut list = list;
+                list.push(json!(cap));
+                p["capabilities"][set] = Value::Array(list);
+            }
+        }
+    }
+    if a.no_new_privs {
+        p["noNewPrivileges"] = json!(true);
+    }
+    Ok(p)
+}
+
+pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
+    let process = serde_json::from_value(process_json(root, &a)?).context("invalid process")?;
+    let opts = ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused };
+    if !a.detach {
+        // Signals are read from a signalfd and forwarded; the child resets its mask.
+        let mut mask = SigSet::all();
+        mask.remove(Signal::SIGKILL);
+        mask.remove(Signal::SIGSTOP);
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
+    }
+    let proc_ = Container::load(root, &a.id)?.exec(&opts)?;
+    if let Some(f) = &a.pid_file {
+        libcontainer::container::write_pid_file(f, proc_.pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let mut mask = SigSet::all();
+    mask.remove(Signal::SIGKILL);
+    mask.remove(Signal::SIGSTOP);
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)?;
+    let pid = Pid::from_raw(proc_.pid);
+    loop {
+        // The process may have exited before the signalfd existed.
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(info) = sfd.read_signal()? else { continue };
+        let sig = info.ssi_signo as i32;
+        if sig != libc::SIGCHLD {
+            if let Ok(s) = Signal::try_from(sig) {
+                let _ = nix::sys::signal::kill(pid, s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_user;
+
+    #[test]
+    fn users_are_parsed_strictly() {
+        assert_eq!(parse_user("1000").unwrap(), (1000, None));
+        assert_eq!(parse_user("1000:100").unwrap(), (1000, Some(100)));
+        for bad in ["", ":", "1000:", ":5", "root", "1000:users", "-1", "1 ", "1:2:3", "99999999999"] {
+            assert!(parse_user(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
