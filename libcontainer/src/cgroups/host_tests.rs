@@ -27,8 +27,8 @@ fn unique(tag: &str) -> PathBuf {
     PathBuf::from(format!("/berth-cgtest-{tag}-{}-{nanos}", std::process::id()))
 }
 
-/// Destroys the manager even when an assertion fails.
-struct Cleanup<'a>(&'a Manager, Option<Child>);
+/// Destroys the manager (killing what is in it) even when an assertion fails.
+pub(crate) struct Cleanup<'a>(pub(crate) &'a Manager, pub(crate) Option<Child>);
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {

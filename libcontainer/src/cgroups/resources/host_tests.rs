@@ -6,7 +6,7 @@ use super::tests::res;
 use crate::cgroups::{read_self_cgroup, CgroupError, Layout, LayoutKind, Manager};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// A created manager for a unique path, or why the test cannot run here.
 fn host_manager(tag: &str, controllers: &[&str]) -> Result<Manager, String> {
@@ -27,20 +27,7 @@ fn host_manager(tag: &str, controllers: &[&str]) -> Result<Manager, String> {
     Ok(m)
 }
 
-/// Destroys the cgroup (killing what is in it) even when an assertion fails.
-struct Cleanup<'a>(&'a Manager, Option<Child>);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.destroy() {
-            eprintln!("cleanup: {e}");
-        }
-        if let Some(mut c) = self.1.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use crate::cgroups::host_tests::Cleanup;
 
 fn read(m: &Manager, controller: &str, file: &str) -> String {
     m.read_file(controller, file).unwrap().trim().to_string()
