@@ -163,3 +163,62 @@ fn exec_bad_user_strings_are_refused() {
     t.delete_force().ok();
     t.assert_no_leftovers();
 }
+
+/// Run `berth <args>` with a pipe as fd 3 whose write end the test holds; returns the
+/// output and what the process printed.
+fn with_pipe_as_fd3(t: &TestEnv, args: &[&str], message: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the array it is given.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut w = std::fs::File::from(w);
+    w.write_all(message.as_bytes()).unwrap();
+    drop(w);
+    let raw = r.as_raw_fd();
+    let mut cmd = std::process::Command::new(&t.rt.bin);
+    cmd.arg("--root").arg(&t.rt.root).args(args);
+    // SAFETY: dup2 in the child between fork and exec, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || if libc::dup2(raw, 3) == 3 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+    }
+    let out = cmd.output().unwrap();
+    drop(r);
+    out
+}
+
+#[test]
+fn preserve_fds_passes_a_pipe_to_exec_and_run() {
+    let (t, _) = sleeper("exec_fds");
+    let out = with_pipe_as_fd3(
+        &t,
+        &["exec", "--preserve-fds", "1", &t.id, "sh", "-c", "cat <&3; ls /proc/self/fd"],
+        "via-exec\n",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    // Debian's runc 1.1.5 loses a preserved pipe made this way (a file works): see below.
+    if t.is_berth() {
+        assert!(text.contains("via-exec"), "fd 3 not passed to exec: {text}");
+    }
+    // Without --preserve-fds the fd does not get in.
+    let out = with_pipe_as_fd3(&t, &["exec", &t.id, "sh", "-c", "cat <&3 || echo no-fd3"], "leak\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no-fd3") && !text.contains("leak"), "fd 3 leaked into exec: {text}");
+    t.delete_force().ok();
+
+    let mut r = TestEnv::new("run_fds");
+    r.sh("cat <&3");
+    r.write_config();
+    let b = r.bundle_str();
+    let out = with_pipe_as_fd3(&r, &["run", "--preserve-fds", "1", "--bundle", &b, &r.id], "via-run\n");
+    // Debian's runc 1.1.5 fails this one too ("cat: read error: Bad file descriptor"),
+    // while it passes a preserved regular file: noted, to look into; berth must pass it.
+    if r.is_berth() {
+        assert!(String::from_utf8_lossy(&out.stdout).contains("via-run"), "{:?}", out);
+    }
+    r.assert_no_leftovers();
+}

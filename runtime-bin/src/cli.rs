@@ -175,6 +175,9 @@ pub struct CreateOpts {
     /// Don't use pivot_root (for a rootfs on ramfs).
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
+    /// Pass fds 3..3+N-1 on to the container's process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,7 @@ pub struct ContainerBuilder {
     root: PathBuf,
     bundle: PathBuf,
     pid_file: Option<PathBuf>,
+    preserve_fds: u32,
     opts: PlanOptions,
 }
 
@@ -36,7 +37,7 @@ impl ContainerBuilder {
     pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         let opts = PlanOptions { seccomp_cache: Some(root.join(".seccomp-cache")), ..PlanOptions::default() };
-        ContainerBuilder { id: id.into(), root, bundle: PathBuf::from("."), pid_file: None, opts }
+        ContainerBuilder { id: id.into(), root, bundle: PathBuf::from("."), pid_file: None, preserve_fds: 0, opts }
     }
 
     /// The bundle directory (holding `config.json`); the current directory by default.
@@ -48,6 +49,12 @@ impl ContainerBuilder {
     /// Write init's pid to this file once created.
     pub fn pid_file(mut self, f: impl Into<PathBuf>) -> Self {
         self.pid_file = Some(f.into());
+        self
+    }
+
+    /// Pass the caller's fds 3..3+N on to the container's program.
+    pub fn preserve_fds(mut self, n: u32) -> Self {
+        self.preserve_fds = n;
         self
     }
 
@@ -80,7 +87,7 @@ impl ContainerBuilder {
             cgroup: None,
             resources: plan.resources.clone(),
         };
-        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref()) {
+        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), self.preserve_fds) {
             Ok(()) => Ok(Container { dir, state: persisted, exclusive: true }),
             Err(e) => {
                 if let Some(cg) = &persisted.cgroup {
@@ -113,7 +120,13 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
     serde_json::from_value(value).map_err(|e| Error::ConfigLoad { path, reason: format!("invalid: {e}") })
 }
 
-fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&Path>) -> Result<()> {
+fn create_in(
+    plan: &Plan,
+    dir: &StateDir,
+    st: &mut Persisted,
+    pid_file: Option<&Path>,
+    preserve_fds: u32,
+) -> Result<()> {
     let layout = Layout::detect()?;
     let self_cgroup = crate::cgroups::read_self_cgroup()?;
     let cg = Manager::new(layout, plan.cgroups_path.as_deref(), &plan.id, &self_cgroup)?;
@@ -137,6 +150,7 @@ fn create_in(plan: &Plan, dir: &StateDir, st: &mut Persisted, pid_file: Option<&
         cgroup_mounts: &cgroup_mounts,
         start_listener: listener,
         close_in_child: &[dir.lock_fd()],
+        preserve_fds,
     })?;
     tracing::debug!(pid = spawned.pid.as_raw(), "init ready");
     st.pid = Some(spawned.pid.as_raw());

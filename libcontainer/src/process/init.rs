@@ -30,6 +30,8 @@ pub struct InitArgs<'a> {
     pub cgroup_mounts: &'a [CgroupMount],
     /// Unshare the cgroup namespace after the runtime placed us (v1: we were not born in it).
     pub unshare_cgroupns: bool,
+    /// Keep fds 3..3+N open for the program.
+    pub preserve_fds: u32,
 }
 
 struct Ctx<'a> {
@@ -43,6 +45,8 @@ struct Ctx<'a> {
     seccomp_agent: Option<OwnedFd>,
     /// Whether the seccomp filter is already loaded.
     seccomp_loaded: bool,
+    /// Keep fds 3..3+N open for the program.
+    preserve_fds: u32,
     cgroup_mounts: &'a [CgroupMount],
     unshare_cgroupns: bool,
     root: Option<pathrs::Root>,
@@ -108,7 +112,7 @@ fn child_prologue(name: &std::ffi::CStr) {
 /// Entry of the init process. Never returns.
 pub fn init_main(args: InitArgs<'_>) -> ! {
     child_prologue(c"berth:[init]");
-    let InitArgs { plan, sync, start_listener, cgroup_mounts, unshare_cgroupns } = args;
+    let InitArgs { plan, sync, start_listener, cgroup_mounts, unshare_cgroupns, preserve_fds } = args;
     if let Err(e) = expect(sync.as_fd(), |m| *m == Message::Continue, "Continue") {
         tracing::debug!("init: waiting for the runtime: {e}");
         exit(1)
@@ -120,6 +124,7 @@ pub fn init_main(args: InitArgs<'_>) -> ! {
         host_pid: 0,
         seccomp_agent: None,
         seccomp_loaded: false,
+        preserve_fds,
         cgroup_mounts,
         unshare_cgroupns,
         root: None,
@@ -388,7 +393,9 @@ fn wait_for_start_and_exec(mut ctx: Ctx, listener: OwnedFd) -> ! {
         }
     }
     drop(listener);
-    if let Err(e) = exec::reset_signals().and_then(|_| exec::cloexec_from(3)) {
+    // The caller's fds 3..3+N came in with the clone; everything of berth's own is
+    // numbered above them (and close-on-exec anyway).
+    if let Err(e) = exec::reset_signals().and_then(|_| exec::cloexec_from(3 + ctx.preserve_fds)) {
         fail(&conn, "exec", e)
     }
     // As late as possible: nothing of berth's own setup can be blocked by the profile.

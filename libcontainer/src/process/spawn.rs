@@ -51,6 +51,8 @@ pub struct SpawnArgs<'a> {
     pub start_listener: OwnedFd,
     /// Raw fds the child must close at once (e.g. the state directory's lock).
     pub close_in_child: &'a [RawFd],
+    /// Keep fds 3..3+N open for the container's program (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 fn rt(step: &'static str) -> impl FnOnce(SysError) -> SpawnError {
@@ -86,6 +88,7 @@ pub fn spawn(args: SpawnArgs<'_>) -> Result<Spawned, SpawnError> {
                 start_listener: args.start_listener,
                 cgroup_mounts: args.cgroup_mounts,
                 unshare_cgroupns,
+                preserve_fds: args.preserve_fds,
             };
             if two_step {
                 stage1_main(init)

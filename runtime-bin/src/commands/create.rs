@@ -3,7 +3,7 @@ use libcontainer::{Container, ContainerBuilder};
 use std::path::Path;
 
 pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
-    let mut b = ContainerBuilder::new(id, root).bundle(&o.bundle).no_pivot(o.no_pivot);
+    let mut b = ContainerBuilder::new(id, root).bundle(&o.bundle).no_pivot(o.no_pivot).preserve_fds(o.preserve_fds);
     if let Some(p) = &o.pid_file {
         b = b.pid_file(p);
     }
