@@ -181,9 +181,16 @@ fn with_pipe_as_fd3(t: &TestEnv, args: &[&str], message: &str) -> std::process::
     let raw = r.as_raw_fd();
     let mut cmd = std::process::Command::new(&t.rt.bin);
     cmd.arg("--root").arg(&t.rt.root).args(args);
-    // SAFETY: dup2 in the child between fork and exec, async-signal-safe.
+    // SAFETY: dup2 and fcntl in the child between fork and exec, both async-signal-safe.
+    // dup2 onto the same number keeps O_CLOEXEC (when the pipe itself got fd 3), so the
+    // flag is cleared explicitly.
     unsafe {
-        cmd.pre_exec(move || if libc::dup2(raw, 3) == 3 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) != 3 || libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let out = cmd.output().unwrap();
     drop(r);
@@ -200,10 +207,7 @@ fn preserve_fds_passes_a_pipe_to_exec_and_run() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
-    // Debian's runc 1.1.5 loses a preserved pipe made this way (a file works): see below.
-    if t.is_berth() {
-        assert!(text.contains("via-exec"), "fd 3 not passed to exec: {text}");
-    }
+    assert!(text.contains("via-exec"), "fd 3 not passed to exec: {text}");
     // Without --preserve-fds the fd does not get in.
     let out = with_pipe_as_fd3(&t, &["exec", &t.id, "sh", "-c", "cat <&3 || echo no-fd3"], "leak\n");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -215,10 +219,6 @@ fn preserve_fds_passes_a_pipe_to_exec_and_run() {
     r.write_config();
     let b = r.bundle_str();
     let out = with_pipe_as_fd3(&r, &["run", "--preserve-fds", "1", "--bundle", &b, &r.id], "via-run\n");
-    // Debian's runc 1.1.5 fails this one too ("cat: read error: Bad file descriptor"),
-    // while it passes a preserved regular file: noted, to look into; berth must pass it.
-    if r.is_berth() {
-        assert!(String::from_utf8_lossy(&out.stdout).contains("via-run"), "{:?}", out);
-    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("via-run"), "{:?}", out);
     r.assert_no_leftovers();
 }
