@@ -167,6 +167,11 @@ fn exec_bad_user_strings_are_refused() {
 /// Run `berth <args>` with a pipe as fd 3 whose write end the test holds; returns the
 /// output and what the process printed.
 fn with_pipe_as_fd3(t: &TestEnv, args: &[&str], message: &str) -> std::process::Output {
+    with_pipe_as_fd3_via(t, None, args, message)
+}
+
+/// The same, started through `sh -c` with a prefix (`exec` keeps sh's pid for berth).
+fn with_pipe_as_fd3_via(t: &TestEnv, sh_prefix: Option<&str>, args: &[&str], message: &str) -> std::process::Output {
     use std::io::Write;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
@@ -179,8 +184,23 @@ fn with_pipe_as_fd3(t: &TestEnv, args: &[&str], message: &str) -> std::process::
     w.write_all(message.as_bytes()).unwrap();
     drop(w);
     let raw = r.as_raw_fd();
-    let mut cmd = std::process::Command::new(&t.rt.bin);
-    cmd.arg("--root").arg(&t.rt.root).args(args);
+    let mut cmd = match sh_prefix {
+        None => {
+            let mut c = std::process::Command::new(&t.rt.bin);
+            c.arg("--root").arg(&t.rt.root).args(args);
+            c
+        }
+        Some(prefix) => {
+            let mut c = std::process::Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                .arg(&t.rt.bin)
+                .arg("--root")
+                .arg(&t.rt.root)
+                .args(args);
+            c
+        }
+    };
     // SAFETY: dup2 and fcntl in the child between fork and exec, both async-signal-safe.
     // dup2 onto the same number keeps O_CLOEXEC (when the pipe itself got fd 3), so the
     // flag is cleared explicitly.
@@ -220,5 +240,30 @@ fn preserve_fds_passes_a_pipe_to_exec_and_run() {
     let b = r.bundle_str();
     let out = with_pipe_as_fd3(&r, &["run", "--preserve-fds", "1", "--bundle", &b, &r.id], "via-run\n");
     assert!(String::from_utf8_lossy(&out.stdout).contains("via-run"), "{:?}", out);
+    r.assert_no_leftovers();
+}
+
+#[test]
+fn listen_fds_are_passed_for_socket_activation() {
+    let mut r = TestEnv::new("run_listen_fds");
+    r.sh("echo fds=$LISTEN_FDS pid=$LISTEN_PID; cat <&3");
+    r.write_config();
+    let b = r.bundle_str();
+    // LISTEN_PID names the runtime itself (sh execs it, keeping its pid).
+    let out =
+        with_pipe_as_fd3_via(&r, Some("LISTEN_FDS=1 LISTEN_PID=$$"), &["run", "--bundle", &b, &r.id], "activated\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fds=1 pid=1"), "LISTEN_FDS/LISTEN_PID for the container: {text}");
+    assert!(text.contains("activated"), "the listening fd did not reach the container: {text}");
+    r.assert_no_leftovers();
+    // For another process's LISTEN_PID, the fds are not taken.
+    let mut r = TestEnv::new("run_listen_fds_not_ours");
+    r.sh("echo fds=$LISTEN_FDS; cat <&3 || echo no-fd3");
+    r.write_config();
+    let b = r.bundle_str();
+    let out = with_pipe_as_fd3_via(&r, Some("LISTEN_FDS=1 LISTEN_PID=1"), &["run", "--bundle", &b, &r.id], "leak\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no-fd3") && !text.contains("leak"), "{text}");
     r.assert_no_leftovers();
 }

@@ -29,6 +29,7 @@ pub struct ContainerBuilder {
     bundle: PathBuf,
     pid_file: Option<PathBuf>,
     preserve_fds: u32,
+    listen_fds: u32,
     opts: PlanOptions,
 }
 
@@ -37,7 +38,15 @@ impl ContainerBuilder {
     pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         let opts = PlanOptions { seccomp_cache: Some(root.join(".seccomp-cache")), ..PlanOptions::default() };
-        ContainerBuilder { id: id.into(), root, bundle: PathBuf::from("."), pid_file: None, preserve_fds: 0, opts }
+        ContainerBuilder {
+            id: id.into(),
+            root,
+            bundle: PathBuf::from("."),
+            pid_file: None,
+            preserve_fds: 0,
+            listen_fds: 0,
+            opts,
+        }
     }
 
     /// The bundle directory (holding `config.json`); the current directory by default.
@@ -58,6 +67,14 @@ impl ContainerBuilder {
         self
     }
 
+    /// Socket activation, as runc does when it is started with `LISTEN_FDS=N`: the caller's
+    /// fds 3..3+N go to the program (before any `preserve_fds`), which gets
+    /// `LISTEN_FDS=N` and `LISTEN_PID=1` in its environment.
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
+        self
+    }
+
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (rootfs on ramfs).
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.opts.no_pivot = yes;
@@ -68,7 +85,11 @@ impl ContainerBuilder {
     /// Nothing is left behind on failure.
     pub fn create(self) -> Result<Container> {
         let spec = load_spec(&self.bundle)?;
-        let plan = Plan::build(&self.id, &self.bundle, &spec, &self.opts)?;
+        let mut plan = Plan::build(&self.id, &self.bundle, &spec, &self.opts)?;
+        if self.listen_fds > 0 {
+            plan.process.env.push(format!("LISTEN_FDS={}", self.listen_fds));
+            plan.process.env.push("LISTEN_PID=1".into());
+        }
         tracing::debug!(id = %self.id, "config validated");
         let dir = StateDir::create(&self.root, &self.id).map_err(|e| match e.errno() {
             nix::errno::Errno::EEXIST => Error::Exists(self.id.clone()),
@@ -87,7 +108,8 @@ impl ContainerBuilder {
             cgroup: None,
             resources: plan.resources.clone(),
         };
-        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), self.preserve_fds) {
+        let fds = self.listen_fds + self.preserve_fds;
+        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), fds) {
             Ok(()) => Ok(Container { dir, state: persisted, exclusive: true }),
             Err(e) => {
                 if let Some(cg) = &persisted.cgroup {

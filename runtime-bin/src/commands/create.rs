@@ -4,6 +4,12 @@ use std::path::Path;
 
 pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
     let mut b = ContainerBuilder::new(id, root).bundle(&o.bundle).no_pivot(o.no_pivot).preserve_fds(o.preserve_fds);
+    // Socket activation (systemd's sd_listen_fds rules, as runc follows them): the fds
+    // are ours only when LISTEN_PID names this process.
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    if let Some(n) = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<u32>().ok()).filter(|n| ours && *n > 0) {
+        b = b.listen_fds(n);
+    }
     if let Some(p) = &o.pid_file {
         b = b.pid_file(p);
     }
