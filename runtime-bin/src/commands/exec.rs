@@ -5,10 +5,6 @@
 use crate::cli::Exec;
 use anyhow::{bail, Context};
 use libcontainer::{Container, ExecOptions};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -78,11 +74,7 @@ pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
     let process = serde_json::from_value(process_json(root, &a)?).context("invalid process")?;
     let opts = ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused };
     if !a.detach {
-        // Signals are read from a signalfd and forwarded; the child resets its mask.
-        let mut mask = SigSet::all();
-        mask.remove(Signal::SIGKILL);
-        mask.remove(Signal::SIGSTOP);
-        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
+        super::forward::block()?;
     }
     let proc_ = Container::load(root, &a.id)?.exec(&opts)?;
     if let Some(f) = &a.pid_file {
@@ -91,27 +83,7 @@ pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let mut mask = SigSet::all();
-    mask.remove(Signal::SIGKILL);
-    mask.remove(Signal::SIGSTOP);
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)?;
-    let pid = Pid::from_raw(proc_.pid);
-    loop {
-        // The process may have exited before the signalfd existed.
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
-            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-            Ok(_) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let Some(info) = sfd.read_signal()? else { continue };
-        let sig = info.ssi_signo as i32;
-        if sig != libc::SIGCHLD {
-            if let Ok(s) = Signal::try_from(sig) {
-                let _ = nix::sys::signal::kill(pid, s);
-            }
-        }
-    }
+    super::forward::until_exit(proc_.pid)
 }
 
 #[cfg(test)]

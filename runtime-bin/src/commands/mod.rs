@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod forward;
 mod kill;
 mod list;
 mod pause;
