@@ -58,12 +58,9 @@ impl Container {
         let spec = super::builder::load_spec(&self.state.bundle)?;
         let linux = spec.linux().clone().unwrap_or_default();
         let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
+        // Only the filter: exec is a hot path, and the rest of the plan is the container's.
         let cache = self.dir.path.parent().map(|r| r.join(".seccomp-cache"));
-        let plan_opts = crate::plan::PlanOptions { seccomp_cache: cache, ..Default::default() };
-        let seccomp = match linux.seccomp() {
-            None => None,
-            Some(_) => Plan::build(&self.state.id, &self.state.bundle, &spec, &plan_opts)?.seccomp.map(|s| s.program),
-        };
+        let seccomp = Plan::seccomp_plan(linux.seccomp().as_ref(), cache.as_deref())?.map(|s| s.program);
         let init_pid = self.state.pid.ok_or_else(|| self.bad_status("exec into", ""))?;
         let init = crate::pidfd::open(nix::unistd::Pid::from_raw(init_pid)).map_err(step("exec"))?;
         if crate::state::proc_stat(init_pid).map(|s| s.start_time) != self.state.pid_start_time {

@@ -242,6 +242,15 @@ impl Plan {
         validate::build(id, bundle, spec, opts)
     }
 
+    /// Compile (or take from `cache`) the seccomp filter of a config on its own, for
+    /// `exec`, which needs nothing else of the plan.
+    pub fn seccomp_plan(
+        s: Option<&oci_spec::runtime::LinuxSeccomp>,
+        cache: Option<&Path>,
+    ) -> Result<Option<SeccompPlan>, ConfigError> {
+        validate::seccomp_plan(s, cache)
+    }
+
     /// Validate a process (the container's, or one for `exec`) on its own.
     pub fn process_plan(p: &oci_spec::runtime::Process) -> Result<ProcessPlan, ConfigError> {
         process::process(Some(p))

@@ -139,7 +139,7 @@ fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<()
 
 /// Compile the filter now, before anything is forked (or take it from the cache): init
 /// only loads it.
-fn seccomp_plan(
+pub(super) fn seccomp_plan(
     s: Option<&oci_spec::runtime::LinuxSeccomp>,
     cache: Option<&Path>,
 ) -> Result<Option<SeccompPlan>, ConfigError> {

@@ -9,7 +9,6 @@ use super::{credentials, exec};
 use crate::plan::ProcessPlan;
 use crate::protocol::{expect, send_msg, InitError, Message};
 use crate::syserr::{SysError, SysResultExt};
-use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -115,13 +114,7 @@ fn set_cloexec(fd: i32) -> Result<(), SysError> {
 
 fn load_seccomp(p: Option<&seccomp::Program>) -> Result<(), SysError> {
     let Some(p) = p else { return Ok(()) };
-    match p.load() {
-        // A NOTIFY listener for an exec'd process would have no agent: close it, as the
-        // kernel then fails the notified calls with ENOSYS.
-        Ok(_listener) => Ok(()),
-        Err(e) => Err(SysError::new(
-            format!("load the seccomp filter: {e}"),
-            Errno::from_raw(e.errno().unwrap_or(libc::EINVAL)),
-        )),
-    }
+    // A NOTIFY listener for an exec'd process would have no agent: it is closed here, and
+    // the kernel then fails the notified calls with ENOSYS.
+    p.load().map(drop).map_err(super::seccomp_load::load_error)
 }

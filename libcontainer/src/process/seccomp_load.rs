@@ -23,13 +23,15 @@ pub fn connect_listener(s: &SeccompPlan) -> Result<Option<OwnedFd>, SysError> {
     Ok(Some(fd))
 }
 
+/// A failed `seccomp(2)` load as a [`SysError`] (init and exec report it the same way).
+pub fn load_error(e: seccomp::SeccompError) -> SysError {
+    SysError::new(format!("load the seccomp filter: {e}"), Errno::from_raw(e.errno().unwrap_or(libc::EINVAL)))
+}
+
 /// Load the filter; send the listener (if any) to the agent, then close our copy so the
 /// container can never answer its own notifications.
 pub fn load(plan: &Plan, s: &SeccompPlan, agent: Option<&OwnedFd>, host_pid: i32) -> Result<(), SysError> {
-    let listener = s.program.load().map_err(|e| {
-        let errno = Errno::from_raw(e.errno().unwrap_or(libc::EINVAL));
-        SysError::new(format!("load the seccomp filter: {e}"), errno)
-    })?;
+    let listener = s.program.load().map_err(load_error)?;
     let (Some(listener), Some(agent)) = (listener, agent) else { return Ok(()) };
     let state: serde_json::Value =
         serde_json::from_str(&crate::state::oci_state_json(plan, "creating", host_pid)).unwrap_or_default();
