@@ -427,9 +427,8 @@ fn run(cmd: &str, args: &[String]) -> i32 {
         "killself" => {
             let _ = std::io::stdout().flush();
             let sig: i32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(9);
-            // SAFETY: signal() installs SIG_DFL (handler value 0), not a Rust
-            // function, so no handler can run in this process; an invalid signal
-            // number only yields SIG_ERR. kill() on our own pid takes plain
+            // SAFETY: signal() installs SIG_DFL (handler 0), so no Rust code runs as a handler,
+            // and a bad signal number only yields SIG_ERR; kill() on our own pid takes plain
             // integers and touches no memory of ours.
             unsafe {
                 signal(sig, 0); // SIG_DFL
