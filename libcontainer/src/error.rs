@@ -23,6 +23,9 @@ pub enum Error {
     /// `config.json` was read but describes a container that can't be run.
     #[error("invalid config: {0}")]
     Config(#[from] ConfigError),
+    /// A console socket that does not fit `process.terminal`.
+    #[error(transparent)]
+    Console(#[from] crate::tty::ConsoleError),
     /// An unknown signal name or number.
     #[error("unknown signal {0:?}")]
     Signal(String),

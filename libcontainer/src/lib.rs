@@ -39,6 +39,7 @@ pub mod signal;
 pub mod state;
 pub mod syserr;
 pub mod time;
+pub mod tty;
 
 pub use container::{Container, ContainerBuilder, Detached, ExecOptions, ExecProcess, Status};
 pub use error::{Error, Result};

@@ -66,6 +66,12 @@ pub struct Exec {
     /// Return once the process runs instead of waiting for it.
     #[arg(short, long)]
     pub detach: bool,
+    /// Give the process a terminal (a pty).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// A unix socket to send the pty master to (with --tty and --detach).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
     /// Write the process's pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<std::path::PathBuf>,
@@ -178,6 +184,9 @@ pub struct CreateOpts {
     /// Pass fds 3..3+N-1 on to the container's process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// A unix socket to send the pty master to (process.terminal: true).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

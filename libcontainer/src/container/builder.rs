@@ -8,6 +8,7 @@ use crate::process::{spawn, SpawnArgs};
 use crate::rootfs::CgroupMount;
 use crate::state::{Persisted, StateDir};
 use crate::syserr::{SysError, SysResultExt};
+use crate::tty::Console;
 use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use oci_spec::runtime::Spec;
 use std::os::fd::OwnedFd;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 ///     .create()?;
 /// # Ok::<(), libcontainer::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContainerBuilder {
     id: String,
     root: PathBuf,
@@ -30,6 +31,7 @@ pub struct ContainerBuilder {
     pid_file: Option<PathBuf>,
     preserve_fds: u32,
     listen_fds: u32,
+    console: Console,
     opts: PlanOptions,
 }
 
@@ -45,6 +47,7 @@ impl ContainerBuilder {
             pid_file: None,
             preserve_fds: 0,
             listen_fds: 0,
+            console: Console::None,
             opts,
         }
     }
@@ -75,6 +78,13 @@ impl ContainerBuilder {
         self
     }
 
+    /// Where the pty master goes when `process.terminal` is true (see [`Console`]); a
+    /// terminal without a console socket, or a socket without a terminal, fails `create`.
+    pub fn console(mut self, c: Console) -> Self {
+        self.console = c;
+        self
+    }
+
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (rootfs on ramfs).
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.opts.no_pivot = yes;
@@ -90,6 +100,7 @@ impl ContainerBuilder {
             plan.process.env.push(format!("LISTEN_FDS={}", self.listen_fds));
             plan.process.env.push("LISTEN_PID=1".into());
         }
+        let console = self.console.for_process(plan.process.terminal)?;
         tracing::debug!(id = %self.id, "config validated");
         let dir = StateDir::create(&self.root, &self.id).map_err(|e| match e.errno() {
             nix::errno::Errno::EEXIST => Error::Exists(self.id.clone()),
@@ -109,7 +120,7 @@ impl ContainerBuilder {
             resources: plan.resources.clone(),
         };
         let fds = self.listen_fds + self.preserve_fds;
-        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), fds) {
+        match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), fds, console) {
             Ok(()) => Ok(Container { dir, state: persisted, exclusive: true }),
             Err(e) => {
                 if let Some(cg) = &persisted.cgroup {
@@ -148,6 +159,7 @@ fn create_in(
     st: &mut Persisted,
     pid_file: Option<&Path>,
     preserve_fds: u32,
+    console: Option<OwnedFd>,
 ) -> Result<()> {
     let layout = Layout::detect()?;
     let self_cgroup = crate::cgroups::read_self_cgroup()?;
@@ -173,6 +185,7 @@ fn create_in(
         start_listener: listener,
         close_in_child: &[dir.lock_fd()],
         preserve_fds,
+        console,
     })?;
     tracing::debug!(pid = spawned.pid.as_raw(), "init ready");
     st.pid = Some(spawned.pid.as_raw());

@@ -15,7 +15,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::os::fd::AsFd;
 
 /// What to run and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct ExecOptions {
     /// The process, as in config.json (`berth exec` builds it from the container's own
     /// process and its flags, or takes `--process FILE`).
@@ -24,6 +24,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Allow exec into a paused container (the process starts frozen).
     pub ignore_paused: bool,
+    /// Where the pty master goes when `process.terminal` is true.
+    pub console: crate::tty::Console,
 }
 
 /// A process started by [`Container::exec`]: a child of the caller.
@@ -47,7 +49,7 @@ fn step(step: &'static str) -> impl FnOnce(SysError) -> Error {
 impl Container {
     /// Start `opts.process` inside the container. Returns once the program runs (or
     /// with the error of the step that failed, the program's path and errno included).
-    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess> {
+    pub fn exec(&self, opts: ExecOptions) -> Result<ExecProcess> {
         match self.status() {
             Status::Running | Status::Created => {}
             Status::Paused if opts.ignore_paused => {}
@@ -55,6 +57,7 @@ impl Container {
             _ => return Err(self.bad_status("exec into", " (hint: the container is not running)")),
         }
         let process = Plan::process_plan(&opts.process)?;
+        let console = opts.console.for_process(process.terminal)?;
         let spec = super::builder::load_spec(&self.state.bundle)?;
         let linux = spec.linux().clone().unwrap_or_default();
         let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
@@ -82,11 +85,13 @@ impl Container {
                     namespaces,
                     sync: child_end,
                     preserve_fds: opts.preserve_fds,
+                    console,
                 })
             }
             Forked::Parent { pid, .. } => pid,
         };
         drop(child_end);
+        drop(console);
         let result = (|| -> Result<i32> {
             if let (Some(cg), None) = (cgroup, &cg_fd) {
                 cg.add_task(first.as_raw())?;

@@ -164,7 +164,10 @@ pub struct ProcessPlan {
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
+    /// Give the process a pty (its master goes to the console socket).
     pub terminal: bool,
+    /// `consoleSize` as (rows, columns), applied to the pty.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Clock offsets for a new time namespace (`/proc/self/timens_offsets`).

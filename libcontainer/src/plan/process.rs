@@ -84,12 +84,18 @@ pub(super) fn process(p: Option<&Process>) -> Result<ProcessPlan, ConfigError> {
             return Err(ConfigError::new("process.oomScoreAdj", format!("{adj} is outside -1000..1000")));
         }
     }
-    if p.terminal().unwrap_or(false) {
-        return Err(ConfigError::new(
-            "process.terminal",
-            "terminals (with --console-socket) are not supported by berth yet; set it to false",
-        ));
-    }
+    let terminal = p.terminal().unwrap_or(false);
+    let console_size = match p.console_size() {
+        Some(b) if terminal && (b.height() > 0 || b.width() > 0) => {
+            let dim = |name: &str, v: u64| {
+                u16::try_from(v).map_err(|_| {
+                    ConfigError::new(format!("process.consoleSize.{name}"), format!("{v} is above {}", u16::MAX))
+                })
+            };
+            Some((dim("height", b.height())?, dim("width", b.width())?))
+        }
+        _ => None,
+    };
     let user = p.user();
     Ok(ProcessPlan {
         args,
@@ -103,6 +109,7 @@ pub(super) fn process(p: Option<&Process>) -> Result<ProcessPlan, ConfigError> {
         rlimits,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
-        terminal: p.terminal().unwrap_or(false),
+        terminal,
+        console_size,
     })
 }

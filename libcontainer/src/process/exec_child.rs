@@ -23,6 +23,8 @@ pub struct ExecArgs<'a> {
     pub sync: OwnedFd,
     /// Keep fds 3..3+N open for the program (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// Where to send the pty master, when the process has a terminal.
+    pub console: Option<OwnedFd>,
 }
 
 fn exit(code: i32) -> ! {
@@ -57,8 +59,11 @@ pub fn exec_main(a: ExecArgs<'_>) -> ! {
     }
 }
 
-fn run(a: ExecArgs<'_>) -> ! {
+fn run(mut a: ExecArgs<'_>) -> ! {
     let p = a.process;
+    if let Err(e) = terminal(p, a.console.take()) {
+        fail(&a.sync, "console", e)
+    }
     let step = |name: &'static str, r: Result<(), SysError>| {
         if let Err(e) = r {
             fail(&a.sync, name, e)
@@ -100,6 +105,15 @@ fn run(a: ExecArgs<'_>) -> ! {
     }
     let e = exec::execve(&path, &p.args, &env);
     fail(&a.sync, "exec", e)
+}
+
+/// A session of its own (as init, and runc's exec), and with a terminal a pty from the
+/// container's devpts (the mount namespace's root is the container's: setns put us there).
+fn terminal(p: &ProcessPlan, console: Option<OwnedFd>) -> Result<(), SysError> {
+    nix::unistd::setsid().op(|| "setsid".into())?;
+    let Some(sock) = console else { return Ok(()) };
+    let root = crate::rootfs::open_root(std::path::Path::new("/"))?;
+    crate::tty::give_terminal(&root, &sock, p.console_size, p.uid, false)
 }
 
 fn set_cloexec(fd: i32) -> Result<(), SysError> {

@@ -32,6 +32,8 @@ pub struct InitArgs<'a> {
     pub unshare_cgroupns: bool,
     /// Keep fds 3..3+N open for the program.
     pub preserve_fds: u32,
+    /// Where to send the pty master, when the process has a terminal.
+    pub console: Option<OwnedFd>,
 }
 
 struct Ctx<'a> {
@@ -47,6 +49,8 @@ struct Ctx<'a> {
     seccomp_loaded: bool,
     /// Keep fds 3..3+N open for the program.
     preserve_fds: u32,
+    /// The console socket (taken by the console step).
+    console: Option<OwnedFd>,
     cgroup_mounts: &'a [CgroupMount],
     unshare_cgroupns: bool,
     root: Option<pathrs::Root>,
@@ -71,6 +75,7 @@ const STEPS_AFTER_HOOKS: &[Step] = &[
     ("createContainer hooks", step_create_container_hooks),
     ("seccomp listener", step_seccomp_agent),
     ("pivot_root", step_pivot),
+    ("console", step_console),
     ("masked paths", step_masked),
     ("readonly paths", step_readonly),
     ("readonly rootfs", step_root_readonly),
@@ -112,7 +117,7 @@ fn child_prologue(name: &std::ffi::CStr) {
 /// Entry of the init process. Never returns.
 pub fn init_main(args: InitArgs<'_>) -> ! {
     child_prologue(c"berth:[init]");
-    let InitArgs { plan, sync, start_listener, cgroup_mounts, unshare_cgroupns, preserve_fds } = args;
+    let InitArgs { plan, sync, start_listener, cgroup_mounts, unshare_cgroupns, preserve_fds, console } = args;
     if let Err(e) = expect(sync.as_fd(), |m| *m == Message::Continue, "Continue") {
         tracing::debug!("init: waiting for the runtime: {e}");
         exit(1)
@@ -125,6 +130,7 @@ pub fn init_main(args: InitArgs<'_>) -> ! {
         seccomp_agent: None,
         seccomp_loaded: false,
         preserve_fds,
+        console,
         cgroup_mounts,
         unshare_cgroupns,
         root: None,
@@ -255,6 +261,15 @@ fn step_pivot(ctx: &mut Ctx) -> Result<(), SysError> {
     rootfs::enter_root(ctx.plan)?;
     ctx.root = Some(rootfs::open_root(std::path::Path::new("/"))?);
     Ok(())
+}
+
+/// A session of its own (runc's init is always a session leader), and with a terminal a
+/// pty from the container's devpts as controlling terminal, stdio and `/dev/console`.
+fn step_console(ctx: &mut Ctx) -> Result<(), SysError> {
+    nix::unistd::setsid().op(|| "setsid".into())?;
+    let Some(sock) = ctx.console.take() else { return Ok(()) };
+    let p = &ctx.plan.process;
+    crate::tty::give_terminal(root(ctx)?, &sock, p.console_size, p.uid, true)
 }
 
 fn step_masked(ctx: &mut Ctx) -> Result<(), SysError> {

@@ -53,6 +53,8 @@ pub struct SpawnArgs<'a> {
     pub close_in_child: &'a [RawFd],
     /// Keep fds 3..3+N open for the container's program (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The console socket init sends the pty master to (`process.terminal`).
+    pub console: Option<OwnedFd>,
 }
 
 fn rt(step: &'static str) -> impl FnOnce(SysError) -> SpawnError {
@@ -89,6 +91,7 @@ pub fn spawn(args: SpawnArgs<'_>) -> Result<Spawned, SpawnError> {
                 cgroup_mounts: args.cgroup_mounts,
                 unshare_cgroupns,
                 preserve_fds: args.preserve_fds,
+                console: args.console,
             };
             if two_step {
                 stage1_main(init)
@@ -101,6 +104,7 @@ pub fn spawn(args: SpawnArgs<'_>) -> Result<Spawned, SpawnError> {
     tracing::debug!(pid = first.as_raw(), two_step, "cloned");
     drop(child_end);
     drop(args.start_listener);
+    drop(args.console);
     let guard = KillGuard(vec![first]);
     // Should this process die from here on, init reads EOF on its socket and exits: no
     // pid needs recording for cleanup before it is ready.

@@ -1,5 +1,6 @@
 use crate::cli::{Create, CreateOpts};
 use libcontainer::{Container, ContainerBuilder};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
@@ -16,11 +17,15 @@ pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
     b
 }
 
-pub fn create(root: &Path, id: &str, o: &CreateOpts) -> anyhow::Result<Container> {
-    Ok(builder(root, id, o).create()?)
+/// Create the container; `detach`: nobody stays to attach a terminal (create, run -d).
+/// Returns the pty master too, for a foreground run of a process with a terminal.
+pub fn create(root: &Path, id: &str, o: &CreateOpts, detach: bool) -> anyhow::Result<(Container, Option<OwnedFd>)> {
+    let (console, ours) = super::console::console(o.console_socket.as_deref(), detach)?;
+    let c = builder(root, id, o).console(console).create()?;
+    Ok((c, super::console::master(ours)?))
 }
 
 pub fn run(root: &Path, a: Create) -> anyhow::Result<i32> {
-    create(root, &a.id, &a.opts)?;
+    create(root, &a.id, &a.opts, true)?;
     Ok(0)
 }

@@ -37,7 +37,7 @@ fn process_json(root: &Path, a: &Exec) -> anyhow::Result<Value> {
     )?;
     let mut p = cfg.get("process").cloned().unwrap_or_else(|| json!({}));
     p["args"] = json!(a.command);
-    p["terminal"] = json!(false);
+    p["terminal"] = json!(a.tty);
     if let Some(cwd) = &a.cwd {
         p["cwd"] = json!(cwd);
     }
@@ -72,18 +72,20 @@ fn process_json(root: &Path, a: &Exec) -> anyhow::Result<Value> {
 
 pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
     let process = serde_json::from_value(process_json(root, &a)?).context("invalid process")?;
-    let opts = ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused };
+    let (console, ours) = super::console::console(a.console_socket.as_deref(), a.detach)?;
+    let opts = ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused, console };
     if !a.detach {
         super::forward::block()?;
     }
-    let proc_ = Container::load(root, &a.id)?.exec(&opts)?;
+    let proc_ = Container::load(root, &a.id)?.exec(opts)?;
     if let Some(f) = &a.pid_file {
         libcontainer::container::write_pid_file(f, proc_.pid)?;
     }
     if a.detach {
         return Ok(0);
     }
-    super::forward::until_exit(proc_.pid)
+    let relay = super::console::master(ours)?.map(super::relay::Relay::new).transpose()?;
+    super::forward::until_exit(proc_.pid, relay)
 }
 
 #[cfg(test)]

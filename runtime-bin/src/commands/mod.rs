@@ -1,5 +1,6 @@
 //! One file per command; each is argument handling plus a call into libcontainer.
 
+mod console;
 mod create;
 mod delete;
 mod events;
@@ -9,6 +10,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod relay;
 mod run;
 mod start;
 mod state;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 pub fn run(root: &Path, a: Run) -> anyhow::Result<i32> {
     if a.detach {
-        let mut c = super::create::create(root, &a.id, &a.opts)?;
+        let (mut c, _) = super::create::create(root, &a.id, &a.opts, true)?;
         return match c.start() {
             Ok(()) => Ok(0),
             Err(e) => {
@@ -17,13 +17,22 @@ pub fn run(root: &Path, a: Run) -> anyhow::Result<i32> {
         };
     }
     forward::block()?;
-    let mut c = super::create::create(root, &a.id, &a.opts)?;
+    let (mut c, master) = super::create::create(root, &a.id, &a.opts, false)?;
+    // Raw mode and the pty's size before the program runs.
+    let relay = match master.map(super::relay::Relay::new).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = c.delete(true);
+            return Err(e);
+        }
+    };
     if let Err(e) = c.start() {
+        drop(relay);
         let _ = c.delete(true);
         return Err(e.into());
     }
     let detached = c.detach();
-    let code = forward::until_exit(detached.pid.unwrap_or(0))?;
+    let code = forward::until_exit(detached.pid.unwrap_or(0), relay)?;
     detached.load()?.delete(true)?;
     Ok(code)
 }
