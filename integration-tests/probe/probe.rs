@@ -31,6 +31,17 @@ struct UtsName {
 }
 
 #[repr(C)]
+struct WinSize {
+    rows: u16,
+    cols: u16,
+    xpixel: u16,
+    ypixel: u16,
+}
+
+/// TIOCGWINSZ (asm-generic, x86_64 and aarch64 alike).
+const TIOCGWINSZ: u64 = 0x5413;
+
+#[repr(C)]
 struct TimeSpec {
     sec: i64,
     nsec: i64,
@@ -55,6 +66,7 @@ extern "C" {
     fn getpgrp() -> i32;
     fn getsid(pid: i32) -> i32;
     fn isatty(fd: i32) -> i32;
+    fn ioctl(fd: i32, req: u64, ...) -> i32;
 }
 
 fn out(k: &str, v: impl std::fmt::Display) {
@@ -351,6 +363,31 @@ fn run(cmd: &str, args: &[String]) -> i32 {
                 // of ours; a closed or invalid fd just yields 0 (EBADF).
                 out(&format!("isatty{fd}"), unsafe { isatty(fd) });
             }
+        }
+        "tty" => {
+            // The terminal of fds 0..2, its size, the controlling terminal and session
+            // (/proc/self/stat: pid (comm) state ppid pgrp session tty_nr tpgid), and
+            // whether /dev/console is the same device as stdin.
+            for fd in 0..3 {
+                // SAFETY: isatty takes a plain descriptor number and touches no memory of ours.
+                out(&format!("tty.isatty{fd}"), unsafe { isatty(fd) });
+            }
+            out("tty.name", std::fs::read_link("/proc/self/fd/0").map(|p| p.display().to_string()).unwrap_or_default());
+            let mut ws = WinSize { rows: 0, cols: 0, xpixel: 0, ypixel: 0 };
+            // SAFETY: TIOCGWINSZ writes one struct winsize through the pointer, which
+            // points to a live, writable #[repr(C)] WinSize.
+            let r = unsafe { ioctl(0, TIOCGWINSZ, &mut ws as *mut WinSize) };
+            out("tty.size", if r == 0 { format!("{}x{}", ws.rows, ws.cols) } else { "none".into() });
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let rest: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+            for (i, k) in [(2, "pgrp"), (3, "sid"), (4, "tty_nr"), (5, "tpgid")] {
+                out(&format!("tty.{k}"), rest.get(i).copied().unwrap_or(""));
+            }
+            let rdev = |p: &str| std::fs::metadata(p).map(|m| m.rdev().to_string()).unwrap_or_else(|_| "none".into());
+            out("tty.console_rdev", rdev("/dev/console"));
+            out("tty.stdin_rdev", rdev("/proc/self/fd/0"));
+            out("tty.stdin_uid", std::fs::metadata("/proc/self/fd/0").map(|m| m.uid().to_string()).unwrap_or_default());
+            out("tty.end", 1);
         }
         "clock" => {
             for (name, id) in [("monotonic", 1), ("boottime", 7)] {

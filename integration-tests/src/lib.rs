@@ -13,6 +13,7 @@
 
 mod artifacts;
 mod config;
+mod console;
 mod env;
 mod mounts;
 mod procs;
@@ -20,6 +21,7 @@ mod runtime;
 
 pub use artifacts::*;
 pub use config::*;
+pub use console::*;
 pub use env::*;
 pub use mounts::*;
 pub use procs::*;

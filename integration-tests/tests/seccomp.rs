@@ -50,32 +50,6 @@ fn custom_profile_blocks_mkdir_with_its_errno() {
     t.assert_no_leftovers();
 }
 
-/// Receive one message with an fd over a unix stream (SCM_RIGHTS).
-fn recv_with_fd(sock: &std::os::unix::net::UnixStream) -> (String, Option<OwnedFd>) {
-    let mut buf = vec![0u8; 65536];
-    let mut cmsg = vec![0u8; 256];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: msghdr is plain data; every pointer in it refers to a live buffer above.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg.len();
-    // SAFETY: the socket fd is valid and msg describes buffers that outlive the call.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n > 0, "recvmsg from the runtime: {}", std::io::Error::last_os_error());
-    let mut fd = None;
-    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled in above.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-            let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32);
-            fd = Some(OwnedFd::from_raw_fd(raw));
-        }
-    }
-    (String::from_utf8_lossy(&buf[..n as usize]).into_owned(), fd)
-}
-
 /// Receive one notification on `listener` and answer it with success; returns its syscall nr.
 fn answer_one(listener: &OwnedFd) -> i32 {
     // SAFETY: seccomp_notif(_resp) are plain data the kernel fills in or reads.
