@@ -75,14 +75,19 @@ impl Container {
             socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
                 .op(|| "socketpair for exec".into())
                 .map_err(step("exec"))?;
-        let first = match clone3(0, cg_fd.as_ref().map(|f| f.as_fd())).map_err(step("exec"))? {
+        // One fork: the runtime visits the namespaces that only its children feel, clones
+        // the process into them and goes back; the child joins cgroup, mount and user.
+        let (visited, joined) = crate::process::nsvisit::split(namespaces);
+        let visit = crate::process::nsvisit::visit(init.as_fd(), visited).map_err(step("exec"))?;
+        let pid = match clone3(0, cg_fd.as_ref().map(|f| f.as_fd())).map_err(step("exec"))? {
             Forked::Child => {
                 drop(parent_end);
+                visit.stay();
                 exec_main(ExecArgs {
                     process: &process,
                     seccomp: seccomp.as_ref(),
                     init: init.as_fd(),
-                    namespaces,
+                    namespaces: joined,
                     sync: child_end,
                     preserve_fds: opts.preserve_fds,
                     console,
@@ -92,29 +97,25 @@ impl Container {
         };
         drop(child_end);
         drop(console);
-        let result = (|| -> Result<i32> {
+        let result = (|| -> Result<()> {
+            visit.leave().map_err(step("exec"))?;
             if let (Some(cg), None) = (cgroup, &cg_fd) {
-                cg.add_task(first.as_raw())?;
+                cg.add_task(pid.as_raw())?;
             }
             send_msg(parent_end.as_fd(), &Message::Continue).map_err(protocol)?;
-            let pid = match recv_msg(parent_end.as_fd()) {
-                Ok(Message::InitPid { pid }) => pid,
-                Ok(Message::Error(e)) => return Err(Error::Spawn(crate::process::SpawnError::Init(e))),
-                Ok(m) => return Err(protocol(ProtocolError::Unexpected { got: Box::new(m), expected: "InitPid" })),
-                Err(e) => return Err(protocol(e)),
-            };
             match recv_msg(parent_end.as_fd()) {
-                Err(ProtocolError::Closed) => Ok(pid),
-                Ok(Message::Error(e)) => {
-                    let _ = wait_child(pid);
-                    Err(Error::Spawn(crate::process::SpawnError::Init(e)))
-                }
+                Err(ProtocolError::Closed) => Ok(()),
+                Ok(Message::Error(e)) => Err(Error::Spawn(crate::process::SpawnError::Init(e))),
                 Ok(m) => Err(protocol(ProtocolError::Unexpected { got: Box::new(m), expected: "EOF" })),
                 Err(e) => Err(protocol(e)),
             }
         })();
-        let _ = nix::sys::wait::waitpid(first, None);
-        Ok(ExecProcess { pid: result? })
+        if let Err(e) = result {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = wait_child(pid.as_raw());
+            return Err(e);
+        }
+        Ok(ExecProcess { pid: pid.as_raw() })
     }
 }
 

@@ -1,10 +1,10 @@
-//! The child side of `exec`: a first child joins every namespace of the container's init
-//! (one `setns` on init's pidfd, Linux 5.8+) and forks the process itself into them with
-//! `CLONE_PARENT` (joining a pid namespace only applies to children), which takes the
-//! container's identity and runs the program. Failures reach the runtime as
-//! [`Message::Error`]; a successful `execve` closes the socket (close-on-exec).
+//! The child side of `exec`: the runtime cloned it inside the container's pid, net, ipc,
+//! uts and time namespaces ([`super::nsvisit`]) and placed it in the container's cgroup;
+//! it joins the cgroup, mount and user namespaces of the container's init (one `setns`
+//! on init's pidfd, Linux 5.8+), takes the container's identity and runs the program.
+//! Failures reach the runtime as [`Message::Error`]; a successful `execve` closes the
+//! socket (close-on-exec).
 
-use super::clone::{clone3, Forked};
 use super::{credentials, exec};
 use crate::plan::ProcessPlan;
 use crate::protocol::{expect, send_msg, InitError, Message};
@@ -18,7 +18,7 @@ pub struct ExecArgs<'a> {
     pub seccomp: Option<&'a seccomp::Program>,
     /// A pidfd of the container's init.
     pub init: BorrowedFd<'a>,
-    /// `CLONE_NEW*` of every namespace the container has.
+    /// `CLONE_NEW*` of the container's namespaces the runtime did not visit.
     pub namespaces: CloneFlags,
     pub sync: OwnedFd,
     /// Keep fds 3..3+N open for the program (`--preserve-fds`).
@@ -37,26 +37,22 @@ fn fail(sync: &OwnedFd, step: &str, error: SysError) -> ! {
     exit(127)
 }
 
-/// The first child: join, fork the process, report its pid, exit.
+/// The exec'd process: wait until the runtime placed it in the cgroup, join the rest of
+/// the container's namespaces, set up and exec.
 pub fn exec_main(a: ExecArgs<'_>) -> ! {
     // SAFETY: PR_SET_DUMPABLE takes plain integers; see init's prologue for why.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     if expect(a.sync.as_fd(), |m| *m == Message::Continue, "Continue").is_err() {
         exit(1)
     }
-    if let Err(e) =
-        nix::sched::setns(a.init, a.namespaces).op(|| "setns into the container's namespaces (pidfd)".into())
-    {
-        fail(&a.sync, "join namespaces", e)
-    }
-    match clone3(libc::CLONE_PARENT as u64, None) {
-        Err(e) => fail(&a.sync, "clone the process", e),
-        Ok(Forked::Child) => run(a),
-        Ok(Forked::Parent { pid, .. }) => {
-            let _ = send_msg(a.sync.as_fd(), &Message::InitPid { pid: pid.as_raw() });
-            exit(0)
+    if !a.namespaces.is_empty() {
+        if let Err(e) =
+            nix::sched::setns(a.init, a.namespaces).op(|| "setns into the container's namespaces (pidfd)".into())
+        {
+            fail(&a.sync, "join namespaces", e)
         }
     }
+    run(a)
 }
 
 fn run(mut a: ExecArgs<'_>) -> ! {
