@@ -33,3 +33,13 @@ use std::collections::BTreeSet;
 pub fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     items.into_iter().map(String::from).collect()
 }
+
+/// chown a tree (without following symlinks), e.g. a rootfs for a user namespace.
+pub fn chown_tree(p: &std::path::Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
+    if std::fs::symlink_metadata(p).unwrap().is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
+}

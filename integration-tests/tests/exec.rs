@@ -267,3 +267,118 @@ fn listen_fds_are_passed_for_socket_activation() {
     assert!(text.contains("no-fd3") && !text.contains("leak"), "{text}");
     r.assert_no_leftovers();
 }
+
+#[test]
+fn exec_joins_user_and_pid_namespaces() {
+    if std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() == "0").unwrap_or(true) {
+        skip!("user namespaces are not available");
+    }
+    let mut t = TestEnv::new("exec_userns");
+    chown_tree(&t.rootfs, 100000, 100000);
+    t.set_namespace("user", None);
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.mount_shared();
+    fs::set_permissions(&t.shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    t.sh("touch /shared/ready; exec sleep 1000");
+    let pid = t.create_ok();
+    t.start().ok();
+    wait_for_path(&t.shared.join("ready"), T);
+    let o = exec(&t, &[&t.id, "/probe", "ns", "+", "ids", "+", "pid"]);
+    o.ok();
+    let f = o.facts();
+    for ns in ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup"] {
+        assert_eq!(f.get(&format!("ns.{ns}")), ns_of(&pid.to_string(), ns), "{ns} namespace of the exec'd process");
+    }
+    assert_eq!(f.get("uid"), "0", "root inside the user namespace");
+    assert_ne!(f.get("pid"), "1", "the exec'd process is a new process in the pid namespace");
+    // On the host the process runs as the mapped uid.
+    let o = exec(&t, &["-d", "--pid-file", &t.dir.join("p").display().to_string(), &t.id, "sleep", "100"]);
+    o.ok();
+    let p: i32 = fs::read_to_string(t.dir.join("p")).unwrap().trim().parse().unwrap();
+    let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid.split_whitespace().skip(1).all(|u| u == "100000"), "{uid}");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_in_a_sub_cgroup() {
+    let (t, _) = sleeper("exec_subcg");
+    let dirs = container_cgroup_dirs(&t.cgroups_path);
+    for d in &dirs {
+        fs::create_dir_all(d.join("probe")).unwrap();
+        // A v1 cpuset child starts with no CPUs or memory nodes: give it the parent's.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.join(f)) {
+                fs::write(d.join("probe").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let pidf = t.dir.join("exec.pid");
+    exec(&t, &["-d", "--cgroup", "probe", "--pid-file", &pidf.display().to_string(), &t.id, "sleep", "100"]).ok();
+    let pid: i32 = fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    for d in &dirs {
+        let procs = fs::read_to_string(d.join("probe/cgroup.procs")).unwrap();
+        assert!(procs.lines().any(|l| l == pid.to_string()), "{pid} not in {}/probe: {procs:?}", d.display());
+    }
+    // A sub-cgroup that does not exist, or that leaves the container's: clear errors.
+    for bad in ["nosuch", "../../escape"] {
+        let o = exec(&t, &["--cgroup", bad, &t.id, "true"]);
+        o.fails();
+        if t.is_berth() {
+            assert!(o.stderr_now().contains(bad.trim_start_matches("../")), "{}", o.stderr_now());
+        }
+    }
+    assert_eq!(t.status(), "running");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
+fn exec_bad_input_is_refused_cleanly() {
+    let (t, _) = sleeper("exec_badinput");
+    let bad_json = t.dir.join("bad.json");
+    fs::write(&bad_json, "{ not json").unwrap();
+    let wrong = t.dir.join("wrong.json");
+    fs::write(&wrong, r#"{"args": "not-a-list", "cwd": "/"}"#).unwrap();
+    let relative_cwd = t.dir.join("cwd.json");
+    fs::write(&relative_cwd, r#"{"args": ["true"], "cwd": "tmp", "user": {"uid": 0, "gid": 0}}"#).unwrap();
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["-p".into(), bad_json.display().to_string()], "bad.json"),
+        (vec!["-p".into(), wrong.display().to_string()], "wrong.json"),
+        (vec!["-p".into(), relative_cwd.display().to_string()], "cwd"),
+        (vec!["-p".into(), t.dir.join("missing.json").display().to_string()], "missing.json"),
+    ];
+    if t.is_berth() {
+        // Debian's runc 1.1.5 takes a negative count silently; berth refuses it.
+        cases.push((vec!["--preserve-fds".into(), "-1".into()], "preserve-fds"));
+    }
+    for (args, named) in cases {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.push(&t.id);
+        if !args.contains(&"-p".to_string()) {
+            a.push("true");
+        }
+        let o = exec(&t, &a);
+        o.fails();
+        let err = o.stderr_now();
+        assert!(!err.contains("panicked"), "{err}");
+        if t.is_berth() {
+            assert!(err.contains(named), "the error for {args:?} does not name {named:?}: {err}");
+        }
+    }
+    if t.is_berth() {
+        // Labels berth cannot apply are refused by name, never dropped.
+        let o = exec(&t, &["--apparmor", "unconfined-test", &t.id, "true"]);
+        o.fails();
+        assert!(o.stderr_now().contains("apparmorProfile"), "{}", o.stderr_now());
+        let o = exec(&t, &["--process-label", "system_u:system_r:container_t:s0", &t.id, "true"]);
+        o.fails();
+        assert!(o.stderr_now().contains("selinuxLabel"), "{}", o.stderr_now());
+    }
+    assert_eq!(t.status(), "running");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}

@@ -143,15 +143,6 @@ fn join_namespaces_of_another_container() {
     assert_eq!(a.status(), "running", "B's lifetime must not affect A");
 }
 
-fn chown_tree(p: &std::path::Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
-    if fs::symlink_metadata(p).unwrap().is_dir() {
-        for e in fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path(), uid, gid);
-        }
-    }
-}
-
 #[test]
 fn user_namespace_with_mappings() {
     if !std::path::Path::new("/proc/self/ns/user").exists() {

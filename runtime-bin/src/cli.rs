@@ -94,11 +94,20 @@ pub struct Exec {
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
     /// Pass fds 3..3+N-1 on to the process.
-    #[arg(long = "preserve-fds", default_value_t = 0)]
+    #[arg(long = "preserve-fds", default_value_t = 0, allow_hyphen_values = true)]
     pub preserve_fds: u32,
     /// Allow exec into a paused container.
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container: [<controller>[,<controller>]:]<path>; repeatable (v1).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
     /// The container's id.
     pub id: String,
     /// The command and its arguments.
@@ -182,7 +191,7 @@ pub struct CreateOpts {
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// Pass fds 3..3+N-1 on to the container's process.
-    #[arg(long = "preserve-fds", default_value_t = 0)]
+    #[arg(long = "preserve-fds", default_value_t = 0, allow_hyphen_values = true)]
     pub preserve_fds: u32,
     /// A unix socket to send the pty master to (process.terminal: true).
     #[arg(long = "console-socket")]

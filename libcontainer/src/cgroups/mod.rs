@@ -259,6 +259,42 @@ impl Manager {
         Ok(())
     }
 
+    /// The container's existing sub-cgroups for `exec --cgroup`, as runc takes them:
+    /// `subs` maps a v1 controller (`"memory"`) to a path below the container's cgroup
+    /// in the hierarchy carrying it; the key `""` applies to every other hierarchy (and
+    /// is the only one cgroup v2 knows). Each path must exist and stay inside.
+    pub fn sub_cgroups(&self, subs: &std::collections::BTreeMap<String, PathBuf>) -> Result<Manager, CgroupError> {
+        let mut m = self.clone();
+        for (ctrl, p) in subs {
+            let known =
+                ctrl.is_empty() || self.dirs.iter().any(|d| !d.is_v2 && d.controllers.iter().any(|c| c == ctrl));
+            if !known {
+                return Err(CgroupError::InvalidPath {
+                    path: p.clone(),
+                    reason: "no cgroup v1 hierarchy of the container carries that controller",
+                });
+            }
+            let clean =
+                p.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir));
+            if !clean || p.as_os_str().is_empty() {
+                return Err(CgroupError::InvalidPath {
+                    path: p.clone(),
+                    reason: "a sub-cgroup must be a path inside the container's cgroup",
+                });
+            }
+        }
+        for d in &mut m.dirs {
+            let sub = d.controllers.iter().find_map(|c| subs.get(c)).or_else(|| subs.get(""));
+            let Some(sub) = sub else { continue };
+            let path = d.path.join(sub.strip_prefix("/").unwrap_or(sub));
+            if !path.is_dir() {
+                return Err(CgroupError::InvalidPath { path, reason: "the sub-cgroup does not exist" });
+            }
+            d.path = path;
+        }
+        Ok(m)
+    }
+
     /// The processes in the container's cgroup and its child cgroups, in any
     /// hierarchy (a union, so a process that joined only some is not missed),
     /// sorted and without duplicates. Missing directories contribute nothing.

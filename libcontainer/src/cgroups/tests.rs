@@ -388,3 +388,25 @@ fn error_messages_carry_errno_and_hint() {
     assert!(e.to_string().ends_with("(hint: processes or child cgroups are still in it)"));
     assert!(std::error::Error::source(&e).is_some());
 }
+
+#[test]
+fn sub_cgroups_for_exec() {
+    let t = TempDir::new("sub");
+    let m = Manager::new(fake_hybrid(t.path()), None, "s", "").unwrap();
+    m.create().unwrap();
+    let subs = |v: &[(&str, &str)]| v.iter().map(|(c, p)| (c.to_string(), PathBuf::from(p))).collect();
+    // Missing, escaping, or for a controller the container has no hierarchy of.
+    assert!(m.sub_cgroups(&subs(&[("", "probe")])).is_err());
+    assert!(m.sub_cgroups(&subs(&[("", "../../x")])).is_err());
+    assert!(m.sub_cgroups(&subs(&[("nosuch", "probe")])).is_err());
+    for d in m.dirs() {
+        std::fs::create_dir_all(d.path.join("probe")).unwrap();
+    }
+    std::fs::create_dir_all(m.controller_dir("pids").unwrap().join("pids-only")).unwrap();
+    let all = m.sub_cgroups(&subs(&[("", "/probe")])).unwrap();
+    assert!(all.dirs().iter().all(|d| d.path.ends_with("s/probe")), "{:?}", all.dirs());
+    let mixed = m.sub_cgroups(&subs(&[("", "probe"), ("pids", "pids-only")])).unwrap();
+    assert!(mixed.controller_dir("pids").unwrap().ends_with("s/pids-only"));
+    assert!(mixed.controller_dir("freezer").unwrap().ends_with("s/probe"));
+    m.destroy().unwrap();
+}

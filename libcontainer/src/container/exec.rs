@@ -26,6 +26,9 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Where the pty master goes when `process.terminal` is true.
     pub console: crate::tty::Console,
+    /// Existing sub-cgroups to run in (`--cgroup`): v1 controller (or `""` for every
+    /// hierarchy) → path below the container's cgroup; see [`crate::cgroups::Manager::sub_cgroups`].
+    pub sub_cgroups: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 /// A process started by [`Container::exec`]: a child of the caller.
@@ -69,7 +72,14 @@ impl Container {
         if crate::state::proc_stat(init_pid).map(|s| s.start_time) != self.state.pid_start_time {
             return Err(self.bad_status("exec into", " (hint: the container is not running)"));
         }
-        let cgroup = self.state.cgroup.as_ref();
+        let sub;
+        let cgroup = match self.state.cgroup.as_ref() {
+            Some(c) if !opts.sub_cgroups.is_empty() => {
+                sub = c.sub_cgroups(&opts.sub_cgroups)?;
+                Some(&sub)
+            }
+            c => c,
+        };
         let cg_fd = cgroup.and_then(|c| c.v2_dir());
         let (parent_end, child_end) =
             socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)

@@ -84,6 +84,15 @@ pub(super) fn process(p: Option<&Process>) -> Result<ProcessPlan, ConfigError> {
             return Err(ConfigError::new("process.oomScoreAdj", format!("{adj} is outside -1000..1000")));
         }
     }
+    // Checked here, so that `exec --process` is held to it as well as create: a profile
+    // or label asked for must never be dropped without a word.
+    for (field, label) in
+        [("process.apparmorProfile", p.apparmor_profile()), ("process.selinuxLabel", p.selinux_label())]
+    {
+        if label.as_deref().is_some_and(|l| !l.is_empty()) {
+            return Err(ConfigError::new(field, "is not supported by berth yet; remove it to run this process"));
+        }
+    }
     let terminal = p.terminal().unwrap_or(false);
     let console_size = match p.console_size() {
         Some(b) if terminal && (b.height() > 0 || b.width() > 0) => {

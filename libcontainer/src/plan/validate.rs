@@ -118,12 +118,6 @@ fn not_yet_supported(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<()
         return no("linux.mountLabel");
     }
     if let Some(p) = spec.process() {
-        if p.apparmor_profile().as_deref().is_some_and(|l| !l.is_empty()) {
-            return no("process.apparmorProfile");
-        }
-        if p.selinux_label().as_deref().is_some_and(|l| !l.is_empty()) {
-            return no("process.selinuxLabel");
-        }
         if p.io_priority().is_some() {
             return no("process.ioPriority");
         }

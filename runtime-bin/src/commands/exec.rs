@@ -6,7 +6,8 @@ use crate::cli::Exec;
 use anyhow::{bail, Context};
 use libcontainer::{Container, ExecOptions};
 use serde_json::{json, Value};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// `uid[:gid]`, numbers only: anything else is refused rather than guessed at.
 pub fn parse_user(s: &str) -> anyhow::Result<(u32, Option<u32>)> {
@@ -22,18 +23,44 @@ pub fn parse_user(s: &str) -> anyhow::Result<(u32, Option<u32>)> {
     }
 }
 
-fn process_json(root: &Path, a: &Exec) -> anyhow::Result<Value> {
+/// runc's `--cgroup` arguments: `path` alone (once), or `ctrl[,ctrl]:path` (each
+/// controller once).
+pub fn parse_sub_cgroups(args: &[String]) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for a in args {
+        let parts: Vec<&str> = a.splitn(3, ':').collect();
+        match parts.as_slice() {
+            [path] if args.len() == 1 => {
+                out.insert(String::new(), PathBuf::from(path));
+            }
+            [_] => bail!("invalid --cgroup argument: {a} (missing <controller>: prefix)"),
+            [ctrls, path] => {
+                for c in ctrls.split(',') {
+                    if c.is_empty() {
+                        bail!("invalid --cgroup argument: {a} (empty <controller> prefix)");
+                    }
+                    if out.insert(c.to_string(), PathBuf::from(path)).is_some() {
+                        bail!("invalid --cgroup argument(s): controller {c} specified multiple times");
+                    }
+                }
+            }
+            _ => bail!("invalid --cgroup argument: {a}"),
+        }
+    }
+    Ok(out)
+}
+
+fn process_json(c: &Container, a: &Exec) -> anyhow::Result<Value> {
     if let Some(f) = &a.process {
-        let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
-        return serde_json::from_str(&text).with_context(|| format!("parse {}", f.display()));
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("read {}: {e}", f.display()))?;
+        return serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("parse {}: {e}", f.display()));
     }
     if a.command.is_empty() {
         bail!("exec: no command given (and no --process)");
     }
-    let c = Container::load(root, &a.id)?;
     let cfg: Value = serde_json::from_slice(
         &std::fs::read(c.bundle().join("config.json"))
-            .with_context(|| format!("read {}/config.json", c.bundle().display()))?,
+            .map_err(|e| anyhow::anyhow!("read {}/config.json: {e}", c.bundle().display()))?,
     )?;
     let mut p = cfg.get("process").cloned().unwrap_or_else(|| json!({}));
     p["args"] = json!(a.command);
@@ -67,17 +94,28 @@ fn process_json(root: &Path, a: &Exec) -> anyhow::Result<Value> {
     if a.no_new_privs {
         p["noNewPrivileges"] = json!(true);
     }
+    if let Some(l) = &a.apparmor {
+        p["apparmorProfile"] = json!(l);
+    }
+    if let Some(l) = &a.process_label {
+        p["selinuxLabel"] = json!(l);
+    }
     Ok(p)
 }
 
 pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
-    let process = serde_json::from_value(process_json(root, &a)?).context("invalid process")?;
+    let c = Container::load(root, &a.id)?;
+    let source = a.process.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "config.json".into());
+    let process = serde_json::from_value(process_json(&c, &a)?)
+        .map_err(|e| anyhow::anyhow!("invalid process in {source}: {e}"))?;
     let (console, ours) = super::console::console(a.console_socket.as_deref(), a.detach)?;
-    let opts = ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused, console };
+    let sub_cgroups = parse_sub_cgroups(&a.cgroup)?;
+    let opts =
+        ExecOptions { process, preserve_fds: a.preserve_fds, ignore_paused: a.ignore_paused, console, sub_cgroups };
     if !a.detach {
         super::forward::block()?;
     }
-    let proc_ = Container::load(root, &a.id)?.exec(opts)?;
+    let proc_ = c.exec(opts)?;
     if let Some(f) = &a.pid_file {
         libcontainer::container::write_pid_file(f, proc_.pid)?;
     }
@@ -91,6 +129,18 @@ pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::parse_user;
+
+    #[test]
+    fn sub_cgroups_follow_runc() {
+        use super::parse_sub_cgroups as p;
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(p(&v(&["sub"])).unwrap().get(""), Some(&std::path::PathBuf::from("sub")));
+        let m = p(&v(&["cpu,memory:a", "pids:b"])).unwrap();
+        assert_eq!((m["cpu"].to_str(), m["memory"].to_str(), m["pids"].to_str()), (Some("a"), Some("a"), Some("b")));
+        for bad in [&["a", "b"][..], &[":x"], &["cpu,:x"], &["cpu:a", "cpu:b"], &["a:b:c"]] {
+            assert!(p(&v(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn users_are_parsed_strictly() {
