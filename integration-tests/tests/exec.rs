@@ -309,9 +309,10 @@ fn exec_in_a_sub_cgroup() {
     let dirs = container_cgroup_dirs(&t.cgroups_path);
     for d in &dirs {
         fs::create_dir_all(d.join("probe")).unwrap();
-        // A v1 cpuset child starts with no CPUs or memory nodes: give it the parent's.
+        // A v1 cpuset child starts with no CPUs or memory nodes: give it the parent's
+        // (on v2 the child has no such file unless the controller is enabled for it).
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = fs::read_to_string(d.join(f)) {
+            if let (Ok(v), true) = (fs::read_to_string(d.join(f)), d.join("probe").join(f).exists()) {
                 fs::write(d.join("probe").join(f), v.trim()).unwrap();
             }
         }
