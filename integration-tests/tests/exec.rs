@@ -142,6 +142,13 @@ fn exec_gets_the_container_seccomp_filter() {
     let o = exec(&t, &[&t.id, "/probe", "mkdir", "/tmp/x"]);
     o.ok();
     assert_eq!(o.facts().get("mkdir:/tmp/x"), "errno=13");
+    // The filter is the container's, fixed at create: editing config.json afterwards
+    // (here: dropping linux.seccomp) does not change what exec'd processes get.
+    t.config["linux"].as_object_mut().unwrap().remove("seccomp");
+    t.write_config();
+    let o = exec(&t, &[&t.id, "/probe", "mkdir", "/tmp/y"]);
+    o.ok();
+    assert_eq!(o.facts().get("mkdir:/tmp/y"), "errno=13", "exec took the filter from the edited config.json");
     t.delete_force().ok();
     t.assert_no_leftovers();
 }

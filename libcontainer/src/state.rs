@@ -45,6 +45,23 @@ pub struct Persisted {
     /// The resources in force: the config's, with every `update` merged in.
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// What `exec` needs of the container, fixed at create (absent in states written by
+    /// an older berth: exec then reads config.json).
+    #[serde(default)]
+    pub exec: Option<ExecInfo>,
+}
+
+/// The parts of the container `exec` joins: what its init has, not what the bundle's
+/// config.json may say by now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecInfo {
+    /// `CLONE_NEW*` bits of every namespace the container has (created or joined).
+    pub namespaces: u64,
+    /// Whether init loads a seccomp filter.
+    pub seccomp: bool,
+    /// Where the compiled filter is cached, when it is.
+    #[serde(default)]
+    pub seccomp_file: Option<PathBuf>,
 }
 
 /// The state JSON of the runtime-spec, as `berth state` prints it (with runc's extras).
@@ -224,9 +241,15 @@ mod tests {
             hooks: Hooks::default(),
             cgroup: None,
             resources: None,
+            exec: Some(ExecInfo { namespaces: 0x2000_0000, seccomp: true, seccomp_file: Some("/r/x.json".into()) }),
         };
         d.write(&s).unwrap();
         assert_eq!(d.read().unwrap().pid, Some(7));
+        assert_eq!(d.read().unwrap().exec, s.exec);
+        // A state written before `exec` existed still reads.
+        let mut v = serde_json::to_value(&s).unwrap();
+        v.as_object_mut().unwrap().remove("exec");
+        assert_eq!(serde_json::from_value::<Persisted>(v).unwrap().exec, None);
         assert_eq!(list_ids(&root).unwrap(), vec!["c1".to_string()]);
         d.remove().unwrap();
         assert_eq!(StateDir::open(&root, "c1", false).unwrap_err().errno(), Errno::ENOENT);

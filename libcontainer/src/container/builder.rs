@@ -118,6 +118,16 @@ impl ContainerBuilder {
             hooks: plan.hooks.clone(),
             cgroup: None,
             resources: plan.resources.clone(),
+            exec: Some(crate::state::ExecInfo {
+                namespaces: plan
+                    .namespaces
+                    .join
+                    .iter()
+                    .fold(plan.namespaces.new, |f, (t, _)| f | crate::plan::clone_flag(*t))
+                    .bits() as u64,
+                seccomp: plan.seccomp.is_some(),
+                seccomp_file: plan.seccomp.as_ref().and_then(|s| s.cached.clone()),
+            }),
         };
         let fds = self.listen_fds + self.preserve_fds;
         match create_in(&plan, &dir, &mut persisted, self.pid_file.as_deref(), fds, console) {

@@ -61,12 +61,7 @@ impl Container {
         }
         let process = Plan::process_plan(&opts.process)?;
         let console = opts.console.for_process(process.terminal)?;
-        let spec = super::builder::load_spec(&self.state.bundle)?;
-        let linux = spec.linux().clone().unwrap_or_default();
-        let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
-        // Only the filter: exec is a hot path, and the rest of the plan is the container's.
-        let cache = self.dir.path.parent().map(|r| r.join(".seccomp-cache"));
-        let seccomp = Plan::seccomp_plan(linux.seccomp().as_ref(), cache.as_deref())?.map(|s| s.program);
+        let (namespaces, seccomp) = self.namespaces_and_filter()?;
         let init_pid = self.state.pid.ok_or_else(|| self.bad_status("exec into", ""))?;
         let init = crate::pidfd::open(nix::unistd::Pid::from_raw(init_pid)).map_err(step("exec"))?;
         if crate::state::proc_stat(init_pid).map(|s| s.start_time) != self.state.pid_start_time {
@@ -126,6 +121,32 @@ impl Container {
             return Err(e);
         }
         Ok(ExecProcess { pid: pid.as_raw() })
+    }
+}
+
+impl Container {
+    /// The container's namespaces and seccomp filter, from its state (the filter from
+    /// the cache file named there); from config.json for a state without them, or when
+    /// the cached file is gone.
+    fn namespaces_and_filter(&self) -> Result<(CloneFlags, Option<seccomp::Program>)> {
+        if let Some(info) = &self.state.exec {
+            let ns = CloneFlags::from_bits_retain(info.namespaces as libc::c_int);
+            if !info.seccomp {
+                return Ok((ns, None));
+            }
+            if let Some(p) = info.seccomp_file.as_deref().and_then(crate::plan::seccomp_cache::load_file) {
+                return Ok((ns, Some(p)));
+            }
+        }
+        let spec = super::builder::load_spec(&self.state.bundle)?;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
+        let cache = self.dir.path.parent().map(|r| r.join(".seccomp-cache"));
+        let seccomp = Plan::seccomp_plan(linux.seccomp().as_ref(), cache.as_deref())?.map(|s| s.program);
+        Ok((
+            self.state.exec.as_ref().map_or(namespaces, |i| CloneFlags::from_bits_retain(i.namespaces as libc::c_int)),
+            seccomp,
+        ))
     }
 }
 

@@ -8,7 +8,7 @@
 mod devices;
 pub mod options;
 mod process;
-mod seccomp_cache;
+pub(crate) mod seccomp_cache;
 mod validate;
 
 pub use options::MountOptions;
@@ -221,6 +221,8 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct SeccompPlan {
     pub program: seccomp::Program,
+    /// Where the program is cached (when a cache is in use and holds it).
+    pub cached: Option<PathBuf>,
     /// Where to send the notify listener fd (`listenerPath`), when a rule uses NOTIFY.
     pub listener_path: Option<PathBuf>,
     /// `listenerMetadata`, passed along with the fd.

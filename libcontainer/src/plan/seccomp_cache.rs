@@ -25,12 +25,26 @@ fn path(dir: &Path, spec: &str) -> PathBuf {
     dir.join(format!("{}.json", key(spec)))
 }
 
+/// The file the program for `s` is (or would be) cached in.
+pub fn file_for(dir: &Path, s: &LinuxSeccomp) -> Option<PathBuf> {
+    Some(path(dir, &serde_json::to_string(s).ok()?))
+}
+
 /// The cached program for `s`, if there is a valid one.
 pub fn load(dir: &Path, s: &LinuxSeccomp) -> Option<seccomp::Program> {
     let spec = serde_json::to_string(s).ok()?;
-    let text = std::fs::read(path(dir, &spec)).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    if v["spec"].as_str() != Some(spec.as_str()) {
+    parse(&std::fs::read(path(dir, &spec)).ok()?, Some(&spec))
+}
+
+/// The program in a cache file named by the container's own state (`exec`: the filter
+/// its init loaded, whatever the bundle's config.json says now).
+pub fn load_file(file: &Path) -> Option<seccomp::Program> {
+    parse(&std::fs::read(file).ok()?, None)
+}
+
+fn parse(text: &[u8], spec: Option<&str>) -> Option<seccomp::Program> {
+    let v: serde_json::Value = serde_json::from_slice(text).ok()?;
+    if spec.is_some_and(|s| v["spec"].as_str() != Some(s)) {
         return None;
     }
     let insns = v["insns"]
@@ -82,7 +96,8 @@ mod tests {
         assert!(load(&dir, &s).is_none());
         let p = seccomp::compile(&s).unwrap();
         store(&dir, &s, &p);
-        assert_eq!(load(&dir, &s), Some(p));
+        assert_eq!(load(&dir, &s), Some(p.clone()));
+        assert_eq!(load_file(&file_for(&dir, &s).unwrap()), Some(p));
         // Another profile never gets this program, even from a file under its name.
         let other: LinuxSeccomp =
             serde_json::from_value(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})).unwrap();

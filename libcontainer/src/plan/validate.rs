@@ -138,18 +138,19 @@ pub(super) fn seccomp_plan(
     cache: Option<&Path>,
 ) -> Result<Option<SeccompPlan>, ConfigError> {
     let Some(s) = s else { return Ok(None) };
-    let program = match cache.and_then(|d| super::seccomp_cache::load(d, s)) {
+    let (program, cached) = match cache.and_then(|d| super::seccomp_cache::load(d, s)) {
         Some(p) => {
             tracing::debug!("seccomp: program from the cache");
-            p
+            (p, cache.and_then(|d| super::seccomp_cache::file_for(d, s)))
         }
         None => {
             let p = seccomp::compile(s)
                 .map_err(|e| ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string()))?;
-            if let Some(d) = cache {
+            let cached = cache.and_then(|d| {
                 super::seccomp_cache::store(d, s, &p);
-            }
-            p
+                super::seccomp_cache::file_for(d, s).filter(|f| f.exists())
+            });
+            (p, cached)
         }
     };
     let listener_path = s.listener_path().clone().filter(|p| !p.as_os_str().is_empty());
@@ -164,6 +165,7 @@ pub(super) fn seccomp_plan(
     }
     Ok(Some(SeccompPlan {
         program,
+        cached,
         listener_path,
         listener_metadata: s.listener_metadata().clone().unwrap_or_default(),
     }))
