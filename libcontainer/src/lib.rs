@@ -28,6 +28,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod hooks;
 pub mod passwd;
 pub mod pidfd;

@@ -4,12 +4,22 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about = "A daemonless OCI container runtime", disable_help_subcommand = true)]
+#[command(
+    name = "berth",
+    about = "A daemonless OCI container runtime",
+    disable_help_subcommand = true,
+    disable_version_flag = true,
+    subcommand_required = false,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Print the version (runc's format: version, commit, spec, libseccomp).
+    #[arg(short = 'v', long)]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Args)]
@@ -26,6 +36,16 @@ pub struct Global {
     /// Debug logging.
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Use systemd to manage cgroups (not supported yet: every command refuses it).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: auto, true or false (berth runs as root; true is refused). Before
+    /// the command, as shims pass it (`spec --rootless` is spec's own flag).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub rootless: String,
+    /// Path to criu, for checkpoint and restore (accepted; those commands come later).
+    #[arg(long, global = true)]
+    pub criu: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +76,20 @@ pub enum Command {
     Update(Update),
     /// Run a new process inside a running container.
     Exec(Exec),
+    /// Print what berth supports, as the runtime-spec's features JSON.
+    Features,
+    /// Write a default config.json (like `runc spec`).
+    Spec(Spec),
+}
+
+#[derive(Debug, Args)]
+pub struct Spec {
+    /// Where to write config.json.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// A config for a rootless container (user namespace, no cgroup limits).
+    #[arg(long)]
+    pub rootless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +230,9 @@ pub struct CreateOpts {
     /// A unix socket to send the pty master to (process.terminal: true).
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Keep the caller's session keyring instead of a new one named after the container.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
 }
 
 #[derive(Debug, Args)]
@@ -258,4 +295,14 @@ pub struct List {
     /// Print only the ids.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        // clap checks clashes (a global flag and a subcommand's of one name) only when
+        // parsing; this finds them before a user does.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

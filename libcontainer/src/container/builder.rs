@@ -85,6 +85,13 @@ impl ContainerBuilder {
         self
     }
 
+    /// Keep the caller's session keyring instead of joining a new one named after the
+    /// container (`--no-new-keyring`).
+    pub fn no_new_keyring(mut self, yes: bool) -> Self {
+        self.opts.no_new_keyring = yes;
+        self
+    }
+
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (rootfs on ramfs).
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.opts.no_pivot = yes;

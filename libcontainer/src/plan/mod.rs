@@ -190,6 +190,8 @@ pub struct Plan {
     /// Propagation of `/` in the new mount namespace (default `MS_SLAVE|MS_REC`, as runc).
     pub rootfs_propagation: MsFlags,
     pub no_pivot: bool,
+    /// Join a new session keyring named after the container (runc's default).
+    pub new_keyring: bool,
     pub namespaces: Namespaces,
     pub uid_map: Vec<IdMap>,
     pub gid_map: Vec<IdMap>,
@@ -234,6 +236,8 @@ pub struct SeccompPlan {
 pub struct PlanOptions {
     /// `--no-pivot`: move the rootfs onto `/` with `MS_MOVE` + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
     /// Where compiled seccomp programs are cached (None: always compile).
     pub seccomp_cache: Option<PathBuf>,
 }

@@ -139,6 +139,69 @@ fn rec_attr(word: &str) -> Option<(bool, u64)> {
     })
 }
 
+/// Every mount option word berth recognises (features JSON); others become filesystem data.
+pub const KNOWN: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "unbindable",
+];
+
 /// Why an option list was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionError {
@@ -259,6 +322,13 @@ mod tests {
     fn unsupported_and_empty_words_are_errors() {
         assert_eq!(parse(&["idmap".into()]), Err(OptionError::Unsupported("idmap".into())));
         assert_eq!(parse(&["".into()]), Err(OptionError::Empty));
+    }
+
+    #[test]
+    fn every_known_option_is_parsed_as_one() {
+        for w in KNOWN {
+            assert!(flag(w).is_some() || propagation(w).is_some() || rec_attr(w).is_some(), "{w} is not parsed");
+        }
     }
 
     #[test]

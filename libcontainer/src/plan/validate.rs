@@ -82,6 +82,7 @@ pub(super) fn build(id: &str, bundle: &Path, spec: &Spec, opts: &PlanOptions) ->
         rootfs_readonly: root.readonly().unwrap_or(false),
         rootfs_propagation,
         no_pivot: opts.no_pivot,
+        new_keyring: !opts.no_new_keyring,
         namespaces,
         uid_map,
         gid_map,

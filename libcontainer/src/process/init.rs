@@ -63,6 +63,7 @@ type Step = (&'static str, fn(&mut Ctx) -> Result<(), SysError>);
 /// Steps up to the point where the runtime's hooks run (still on the host's paths).
 const STEPS_BEFORE_HOOKS: &[Step] = &[
     ("user namespace", step_userns_root),
+    ("session keyring", step_keyring),
     ("hostname", step_hostname),
     ("rootfs", step_rootfs),
     ("mounts", step_mounts),
@@ -201,6 +202,13 @@ fn step_userns_root(ctx: &mut Ctx) -> Result<(), SysError> {
     nix::unistd::setresuid(zero_u, zero_u, zero_u)
         .op(|| "setresuid 0 in the user namespace".into())
         .map_err(|e| e.hint(hint))
+}
+
+fn step_keyring(ctx: &mut Ctx) -> Result<(), SysError> {
+    if ctx.plan.new_keyring {
+        super::keyring::join_session(&ctx.plan.id)?;
+    }
+    Ok(())
 }
 
 fn step_hostname(ctx: &mut Ctx) -> Result<(), SysError> {

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod exec;
 pub mod exec_child;
 mod init;
+mod keyring;
 pub mod nsvisit;
 mod seccomp_load;
 pub mod spawn;

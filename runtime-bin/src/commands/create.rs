@@ -4,7 +4,11 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
-    let mut b = ContainerBuilder::new(id, root).bundle(&o.bundle).no_pivot(o.no_pivot).preserve_fds(o.preserve_fds);
+    let mut b = ContainerBuilder::new(id, root)
+        .bundle(&o.bundle)
+        .no_pivot(o.no_pivot)
+        .no_new_keyring(o.no_new_keyring)
+        .preserve_fds(o.preserve_fds);
     // Socket activation (systemd's sd_listen_fds rules, as runc follows them): the fds
     // are ours only when LISTEN_PID names this process.
     let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());

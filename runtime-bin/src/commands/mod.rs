@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod forward;
 mod kill;
 mod list;
@@ -12,6 +13,7 @@ mod pause;
 mod ps;
 mod relay;
 mod run;
+mod spec;
 mod start;
 mod state;
 mod update;
@@ -20,8 +22,19 @@ use crate::cli::{Cli, Command};
 
 /// Run the command; the result is the process's exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    if cli.version {
+        print!("{}", version());
+        return Ok(0);
+    }
+    if cli.global.systemd_cgroup {
+        anyhow::bail!("the systemd cgroup driver is not supported by berth yet (drop --systemd-cgroup: berth manages cgroupfs itself)");
+    }
+    if cli.global.rootless == "true" {
+        anyhow::bail!("rootless containers are not supported by berth yet (--rootless true); run as root");
+    }
     let root = cli.global.root;
-    match cli.command {
+    let Some(command) = cli.command else { anyhow::bail!("no command given (try --help)") };
+    match command {
         Command::Create(a) => create::run(&root, a),
         Command::Start(a) => start::run(&root, a),
         Command::State(a) => state::run(&root, a),
@@ -35,5 +48,22 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Events(a) => events::run(&root, a),
         Command::Update(a) => update::run(&root, a),
         Command::Exec(a) => exec::run(&root, a),
+        Command::Features => features::run(),
+        Command::Spec(a) => spec::run(a),
     }
+}
+
+/// runc's `--version` lines (containerd and podman show them).
+pub fn version() -> String {
+    format!(
+        "berth version {}\ncommit: {}\nspec: {}\nlibseccomp: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("BERTH_COMMIT").unwrap_or("unknown"),
+        libcontainer::state::OCI_VERSION,
+        seccomp_version(),
+    )
+}
+
+fn seccomp_version() -> String {
+    libcontainer::features::libseccomp_version()
 }
