@@ -79,7 +79,7 @@ macro_rules! skip {
 // Cross-process lock (for building shared artifacts once)
 // ---------------------------------------------------------------------------
 
-struct FileLock(fs::File);
+pub(crate) struct FileLock(fs::File);
 
 impl FileLock {
     fn acquire(path: &Path) -> FileLock {
@@ -105,7 +105,7 @@ impl Drop for FileLock {
     }
 }
 
-fn build_lock() -> FileLock {
+pub(crate) fn build_lock() -> FileLock {
     let t = target_dir();
     fs::create_dir_all(&t).ok();
     FileLock::acquire(&t.join("berth-it.lock"))

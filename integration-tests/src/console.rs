@@ -166,6 +166,11 @@ pub fn spawn_on_pty(rt: &Runtime, args: &[&str], slave: &OwnedFd) -> Child {
     for (k, v) in &rt.env {
         c.env(k, v);
     }
+    spawn_command_on_pty(c, slave)
+}
+
+/// Start `c` on the pty `slave` as its controlling terminal and stdio.
+pub fn spawn_command_on_pty(mut c: Command, slave: &OwnedFd) -> Child {
     let s = slave.as_raw_fd();
     // SAFETY: between fork and exec the closure only makes async-signal-safe calls
     // (setsid, ioctl, dup2) on fds that stay open in the child.

@@ -12,6 +12,7 @@
 //! debris behind.
 
 mod artifacts;
+mod clients;
 mod config;
 mod console;
 mod env;
@@ -20,6 +21,7 @@ mod procs;
 mod runtime;
 
 pub use artifacts::*;
+pub use clients::*;
 pub use config::*;
 pub use console::*;
 pub use env::*;

@@ -109,59 +109,69 @@ impl Runtime {
     /// Run with the given bytes on stdin (None: /dev/null) and a time limit
     /// (times [`crate::time_scale`]).
     pub fn cmd_full(&self, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Out {
-        let timeout = timeout * crate::time_scale();
-        let n = IO_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let stdout_path = self.io_dir.join(format!("rt-{n}.stdout"));
-        let stderr_path = self.io_dir.join(format!("rt-{n}.stderr"));
-        let so = fs::File::create(&stdout_path).expect("stdout file");
-        let se = fs::File::create(&stderr_path).expect("stderr file");
         let mut all = vec!["--root".to_string(), self.root.display().to_string()];
         all.extend(args.iter().map(|s| s.to_string()));
-        let mut c = Command::new(&self.bin);
-        c.args(&all).stdout(so).stderr(se);
-        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let start = Instant::now();
-        let mut child = c.spawn().unwrap_or_else(|e| {
-            panic!(
-                "cannot run runtime {}: {e} (build it with `cargo build -p berth`, or set BERTH_RUNTIME)",
-                self.bin.display()
-            )
+        run_program(&self.bin, &all, &self.env, stdin, timeout, &self.io_dir)
+    }
+}
+
+/// Run `bin args...` with `env` added, the given bytes on stdin (None: /dev/null) and a
+/// time limit (times [`crate::time_scale`]); stdout and stderr go to files in `io_dir`.
+pub fn run_program(
+    bin: &std::path::Path,
+    all: &[String],
+    env: &[(String, String)],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    io_dir: &std::path::Path,
+) -> Out {
+    let timeout = timeout * crate::time_scale();
+    let n = IO_COUNTER.fetch_add(1, Ordering::SeqCst);
+    let stdout_path = io_dir.join(format!("rt-{n}.stdout"));
+    let stderr_path = io_dir.join(format!("rt-{n}.stderr"));
+    let so = fs::File::create(&stdout_path).expect("stdout file");
+    let se = fs::File::create(&stderr_path).expect("stderr file");
+    let mut c = Command::new(bin);
+    c.args(all).stdout(so).stderr(se);
+    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let start = Instant::now();
+    let mut child = c.spawn().unwrap_or_else(|e| {
+        panic!("cannot run runtime {}: {e} (build it with `cargo build -p berth`, or set BERTH_RUNTIME)", bin.display())
+    });
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
         });
-        if let Some(data) = stdin {
-            let mut w = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = w.write_all(&data);
-            });
+    }
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait runtime") {
+            break st;
         }
-        let status = loop {
-            if let Some(st) = child.try_wait().expect("wait runtime") {
-                break st;
-            }
-            if start.elapsed() > timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "`{} {}` did not finish within {:?}\nstderr: {}",
-                    self.bin.display(),
-                    all.join(" "),
-                    timeout,
-                    fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let elapsed = start.elapsed();
-        Out {
-            args: std::iter::once(self.bin.display().to_string()).chain(all).collect(),
-            status,
-            stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
-            stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
-            stdout_path,
-            stderr_path,
-            elapsed,
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`{} {}` did not finish within {:?}\nstderr: {}",
+                bin.display(),
+                all.join(" "),
+                timeout,
+                fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
         }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Out {
+        args: std::iter::once(bin.display().to_string()).chain(all.iter().cloned()).collect(),
+        status,
+        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
+        stdout_path,
+        stderr_path,
+        elapsed,
     }
 }
 

@@ -1,0 +1,260 @@
+//! Real clients for the end-to-end tests: containerd (through `ctr` and its runc v2
+//! shim), podman and Docker, each started privately for one test (its own config,
+//! state, root and socket under the test's directory, stopped by its pid when the test
+//! ends), pointed at the runtime under test, over a local OCI image of the busybox
+//! rootfs template and the probe (there is no registry to pull from).
+
+use crate::{build_lock, probe_bin, rootfs_template, run_program, target_dir, Out, TestEnv};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The tools of `tools` that are not on this machine, as a skip reason (or None).
+pub fn missing_tools(tools: &[&str], package: &str) -> Option<String> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| !path.split(':').chain(["/usr/sbin", "/sbin"]).any(|d| Path::new(d).join(t).exists()))
+        .collect();
+    (!missing.is_empty())
+        .then(|| format!("{} not installed (apt-get install {package}; .ci/run installs it)", missing.join(", ")))
+}
+
+fn sh(cmd: &mut Command) {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// An OCI image layout of the rootfs template plus `/probe` (`/bin/sh` as its command),
+/// built once with umoci; returns the layout directory (its tag is `latest`).
+pub fn oci_layout() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = target_dir().join("berth-it-oci-v1");
+        if dir.join(".complete").exists() {
+            return dir;
+        }
+        let _lock = build_lock();
+        if dir.join(".complete").exists() {
+            return dir;
+        }
+        let tmp = target_dir().join(format!("berth-it-oci.tmp{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).unwrap();
+        let layout = tmp.join("layout");
+        let image = format!("{}:latest", layout.display());
+        sh(Command::new("umoci").arg("init").arg("--layout").arg(&layout));
+        sh(Command::new("umoci").args(["new", "--image", &image]));
+        let unpacked = tmp.join("bundle");
+        sh(Command::new("umoci").args(["unpack", "--image", &image]).arg(&unpacked));
+        sh(Command::new("cp").arg("-a").arg(format!("{}/.", rootfs_template().display())).arg(unpacked.join("rootfs")));
+        let _ = fs::remove_file(unpacked.join("rootfs/.complete"));
+        fs::copy(probe_bin(), unpacked.join("rootfs/probe")).expect("copy the probe");
+        sh(Command::new("umoci").args(["repack", "--image", &image]).arg(&unpacked));
+        sh(Command::new("umoci")
+            .args(["config", "--image", &image, "--config.cmd", "/bin/sh"])
+            .args(["--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]));
+        sh(Command::new("umoci").args(["gc", "--layout"]).arg(&layout));
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&layout, &dir).expect("rename the OCI layout");
+        let _ = fs::remove_dir_all(&tmp);
+        fs::write(dir.join(".complete"), "").unwrap();
+        dir
+    })
+    .clone()
+}
+
+/// The OCI layout as a tar (for `ctr images import` and `docker load`).
+pub fn oci_tar(into: &Path) -> PathBuf {
+    let tar = into.join("image.tar");
+    sh(Command::new("tar").arg("-C").arg(oci_layout()).arg("--exclude=.complete").arg("-cf").arg(&tar).arg("."));
+    tar
+}
+
+/// A daemon of the test's own, stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Daemon {
+    pub name: &'static str,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Start `cmd` with its output in `<dir>/<name>.log`, and wait until `ready`.
+    pub fn start(name: &'static str, mut cmd: Command, dir: &Path, ready: impl Fn() -> bool) -> Daemon {
+        let log = dir.join(format!("{name}.log"));
+        let f = fs::File::create(&log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let mut d = Daemon { name, child, log };
+        let end = Instant::now() + Duration::from_secs(30) * crate::time_scale();
+        while !ready() {
+            if let Ok(Some(st)) = d.child.try_wait() {
+                panic!("{name} exited ({st}) before it was ready:\n{}", d.log_text());
+            }
+            assert!(Instant::now() < end, "{name} not ready within 30s:\n{}", d.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill takes a pid and a signal number; the pid is our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Remove the cgroup directory `rel` (and what is below it) in every hierarchy: what a
+/// client's cgroup parent leaves behind.
+pub fn remove_cgroup_tree(rel: &str) {
+    for h in crate::cgroup_hierarchies() {
+        let d = h.join(rel.trim_start_matches('/'));
+        if d.is_dir() {
+            let _ = Command::new("find").arg(&d).args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]).status();
+        }
+    }
+}
+
+/// A private containerd, its `ctr`, and the image imported into the namespace.
+pub struct Containerd {
+    pub sock: PathBuf,
+    pub namespace: String,
+    pub image: String,
+    /// The `--runc-root` given to the shim: the runtime's state directory.
+    pub runc_root: PathBuf,
+    pub runtime: PathBuf,
+    io: PathBuf,
+    _daemon: Daemon,
+}
+
+impl Containerd {
+    pub fn start(t: &TestEnv) -> Containerd {
+        let dir = t.dir.join("containerd");
+        fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("containerd.sock");
+        let config = dir.join("config.toml");
+        fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{s}\"\n[ttrpc]\n  address = \"{s}.ttrpc\"\n\
+                 [debug]\n  address = \"{d}/debug.sock\"\n",
+                d = dir.display(),
+                s = sock.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new("containerd");
+        cmd.arg("--config").arg(&config);
+        let s = sock.clone();
+        let daemon = Daemon::start("containerd", cmd, &dir, move || s.exists());
+        let mut c = Containerd {
+            sock,
+            namespace: format!("berth-e2e-{}", t.id.trim_start_matches("it-")),
+            image: String::new(),
+            runc_root: dir.join("runc-root"),
+            runtime: t.rt.bin.clone(),
+            io: dir.clone(),
+            _daemon: daemon,
+        };
+        let tar = oci_tar(&dir);
+        let o = c.ctr(&["images", "import", "--base-name", "berth-it", "--all-platforms", &tar.display().to_string()]);
+        o.ok();
+        let list = c.ctr(&["images", "ls", "-q"]);
+        c.image = list.stdout_now().lines().next().unwrap_or_default().trim().to_string();
+        assert!(!c.image.is_empty(), "no image after import: {}", o.stdout_now());
+        c
+    }
+
+    /// `ctr --address S -n NS args...`.
+    pub fn ctr(&self, args: &[&str]) -> Out {
+        let mut all =
+            vec!["--address".to_string(), self.sock.display().to_string(), "-n".into(), self.namespace.clone()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        run_program(Path::new("ctr"), &all, &[], None, Duration::from_secs(60), &self.io)
+    }
+
+    /// The runtime flags for `ctr run`: the binary under test and a private root.
+    pub fn runtime_flags(&self) -> Vec<String> {
+        vec![
+            "--runc-binary".into(),
+            self.runtime.display().to_string(),
+            "--runc-root".into(),
+            self.runc_root.display().to_string(),
+        ]
+    }
+
+    /// `ctr run --rm [flags] [extra] IMAGE ID cmd...`.
+    pub fn run(&self, id: &str, extra: &[&str], cmd: &[&str]) -> Out {
+        let mut a: Vec<String> = vec!["run".into(), "--rm".into()];
+        a.extend(self.runtime_flags());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push(self.image.clone());
+        a.push(id.into());
+        a.extend(cmd.iter().map(|s| s.to_string()));
+        self.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// Nothing of ours left: no task, container, runtime state or cgroup.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for what in ["tasks", "containers"] {
+            let l = self.ctr(&[what, "ls", "-q"]).stdout_now();
+            out.extend(l.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("{what}: {l}")));
+        }
+        if let Ok(d) = fs::read_dir(self.runc_root.join(&self.namespace)) {
+            // Hidden entries are the runtime's own (berth's seccomp cache), not containers.
+            let states = d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.'));
+            out.extend(states.map(|e| format!("runtime state: {}", e.path().display())));
+        }
+        for h in crate::cgroup_hierarchies() {
+            if let Ok(d) = fs::read_dir(h.join(&self.namespace)) {
+                out.extend(
+                    d.flatten().filter(|e| e.path().is_dir()).map(|e| format!("cgroup: {}", e.path().display())),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        for id in self.ctr(&["tasks", "ls", "-q"]).stdout_now().lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let _ = self.ctr(&["tasks", "kill", "-s", "SIGKILL", id]);
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = self.ctr(&["tasks", "delete", "-f", id]);
+        }
+        for id in self.ctr(&["containers", "ls", "-q"]).stdout_now().lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let _ = self.ctr(&["containers", "rm", id]);
+        }
+        remove_cgroup_tree(&self.namespace);
+    }
+}
