@@ -480,3 +480,24 @@ fn no_pivot() {
     t.delete_if_exists();
     t.assert_no_leftovers();
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_directory() {
+    // podman asks for it on the tmpfs mounts of a --read-only container.
+    let mut t = TestEnv::new("tmpcopyup");
+    std::fs::create_dir_all(t.rootfs.join("data/sub")).unwrap();
+    std::fs::write(t.rootfs.join("data/sub/file"), "from the image\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.rootfs.join("data/link")).unwrap();
+    t.config["root"]["readonly"] = serde_json::json!(true);
+    t.add_mount(serde_json::json!({
+        "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "tmpcopyup", "size=1m"]
+    }));
+    let f = t.run_probe(&["read", "/data/sub/file", "+", "lstat", "/data/link", "+", "write", "/data/new", "/x"]);
+    assert_eq!(f.get("read:/data/sub/file"), "ok len=15", "the image's file is not in the tmpfs: {:?}", f.0);
+    assert_eq!(f.fields("lstat:/data/link")["type"], "symlink", "{:?}", f.0);
+    assert_eq!(f.get("write:/data/new"), "ok", "the tmpfs is writable");
+    assert!(f.get("write:/x").contains("errno=30"), "the root is read-only");
+    assert!(!t.rootfs.join("data/new").exists(), "the write reached the image");
+    t.assert_no_leftovers();
+}

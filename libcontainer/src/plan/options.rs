@@ -37,6 +37,8 @@ pub struct MountOptions {
     pub rec_attr_clr: u64,
     /// Filesystem-specific data, comma-joined (`mode=755,size=65536k`).
     pub data: String,
+    /// `tmpcopyup` (tmpfs only): fill the new tmpfs with what the directory held.
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -47,6 +49,7 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             rec_attr_set: 0,
             rec_attr_clr: 0,
+            tmpcopyup: false,
             data: String::new(),
         }
     }
@@ -247,7 +250,9 @@ pub fn parse(options: &[String]) -> Result<MountOptions, OptionError> {
                 o.rec_attr_set |= a;
                 o.rec_attr_clr &= !a;
             }
-        } else if matches!(w, "idmap" | "ridmap" | "tmpcopyup") {
+        } else if w == "tmpcopyup" {
+            o.tmpcopyup = true;
+        } else if matches!(w, "idmap" | "ridmap") {
             return Err(OptionError::Unsupported(w.to_string()));
         } else {
             data.push(w);
@@ -327,7 +332,8 @@ mod tests {
     #[test]
     fn every_known_option_is_parsed_as_one() {
         for w in KNOWN {
-            assert!(flag(w).is_some() || propagation(w).is_some() || rec_attr(w).is_some(), "{w} is not parsed");
+            let known = flag(w).is_some() || propagation(w).is_some() || rec_attr(w).is_some();
+            assert!(known || parse(&[w.to_string()]).is_ok_and(|o| o.tmpcopyup), "{w} is not parsed");
         }
     }
 

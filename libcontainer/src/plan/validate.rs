@@ -310,6 +310,9 @@ fn mount(i: usize, m: &Mount, bundle: &Path) -> Result<MountPlan, ConfigError> {
         }
         None => None,
     };
+    if opts.tmpcopyup && typ != "tmpfs" {
+        return Err(ConfigError::new(format!("{field}.options"), format!("tmpcopyup is for tmpfs mounts, not {typ}")));
+    }
     if typ == "proc" && destination != Path::new("/proc") {
         return Err(ConfigError::new(
             format!("{field}.destination"),

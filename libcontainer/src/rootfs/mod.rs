@@ -7,6 +7,7 @@
 //! path string the image could swap (the CVE-2021-30465 and CVE-2019-18837 lessons).
 
 mod cgroupfs;
+mod copyup;
 mod devices;
 mod mount;
 mod paths;

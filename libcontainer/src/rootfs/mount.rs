@@ -12,6 +12,7 @@ use nix::sys::stat::fstat;
 use nix::sys::statfs::PROC_SUPER_MAGIC;
 use pathrs::{flags::OpenFlags, Handle, InodeType, Root};
 use std::fs::Permissions;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -108,6 +109,11 @@ fn mount_one(root: &Root, m: &MountPlan, userns: bool) -> Result<(), SysError> {
     }
 
     let source = m.source.as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| m.typ.clone());
+    // tmpcopyup: an fd of the directory, taken before the tmpfs covers it, still reads it.
+    let covered = match o.tmpcopyup {
+        true => Some(target.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY).op(|| format!("open {dest:?}"))?),
+        false => None,
+    };
     let flags = o.flags - MsFlags::MS_REMOUNT;
     let r = mount(Some(source.as_str()), fd_path(&target).as_str(), Some(m.typ.as_str()), flags, data);
     match r {
@@ -137,6 +143,10 @@ fn mount_one(root: &Root, m: &MountPlan, userns: bool) -> Result<(), SysError> {
         }
     }
     let mounted = root.resolve(dest).op(|| format!("resolve {dest:?} after mounting"))?;
+    if let Some(covered) = covered {
+        let fresh = mounted.reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY).op(|| format!("open {dest:?}"))?;
+        super::copyup::copy_tree(covered.as_fd(), fresh.as_fd(), dest)?;
+    }
     if m.typ == "proc" && !is_fs(&mounted, PROC_SUPER_MAGIC)? {
         return Err(SysError::new(format!("check procfs on {dest:?}"), Errno::EXDEV)
             .hint("the mount point did not end up on procfs; refusing to use it"));
