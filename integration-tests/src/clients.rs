@@ -258,3 +258,120 @@ impl Drop for Containerd {
         remove_cgroup_tree(&self.namespace);
     }
 }
+
+/// podman (daemonless; conmon per container) with storage, run root, containers.conf
+/// and event log of the test's own, the runtime under test given by path, and a cgroup
+/// parent per test.
+pub struct Podman {
+    pub dir: PathBuf,
+    /// podman refuses a run root longer than 50 characters: a short one in /tmp.
+    runroot: PathBuf,
+    pub image: String,
+    pub cgroup_parent: String,
+    conf: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Podman {
+    pub fn new(t: &TestEnv) -> Podman {
+        let dir = t.dir.join("podman");
+        fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("containers.conf");
+        // The runtime's name (its file name) must be listed for podman to pass
+        // --log-format=json; the ulimits stay below what podman itself gets here.
+        fs::write(
+            &conf,
+            format!(
+                "[containers]\nnetns = \"none\"\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n\
+                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                 events_logfile_path = \"{d}/events.log\"\n\
+                 runtime_supports_json = [\"berth\", \"crun\", \"runc\"]\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let runroot = PathBuf::from(format!("/tmp/bpr-{}-{n}", std::process::id()));
+        let mut p = Podman {
+            runroot,
+            image: "localhost/berth-it:latest".into(),
+            cgroup_parent: format!("/berth-e2e-podman-{}", t.id.trim_start_matches("it-")),
+            conf,
+            runtime: t.rt.bin.clone(),
+            dir,
+        };
+        let tar = oci_tar(&p.dir);
+        let o = p.podman(&["load", "-i", &tar.display().to_string()]);
+        o.ok();
+        let loaded = o.stdout_now();
+        let name = loaded.lines().find_map(|l| l.strip_prefix("Loaded image: ")).unwrap_or("localhost/latest:latest");
+        p.podman(&["tag", name.trim(), &p.image]).ok();
+        p.image = p.image.clone();
+        p
+    }
+
+    /// The global arguments of every podman call.
+    pub fn global_args(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            format!("--root={d}/storage"),
+            format!("--runroot={}", self.runroot.display()),
+            "--storage-driver=overlay".into(),
+            format!("--runtime={}", self.runtime.display()),
+            format!("--tmpdir={d}/tmp"),
+        ]
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("CONTAINERS_CONF".into(), self.conf.display().to_string())]
+    }
+
+    pub fn podman(&self, args: &[&str]) -> Out {
+        let mut all = self.global_args();
+        all.extend(args.iter().map(|s| s.to_string()));
+        run_program(Path::new("podman"), &all, &self.env(), None, Duration::from_secs(90), &self.dir)
+    }
+
+    /// `podman run --pull never --cgroup-parent P [extra] IMAGE cmd...`.
+    pub fn run(&self, extra: &[&str], cmd: &[&str]) -> Out {
+        let mut a = vec!["run", "--pull", "never", "--cgroup-parent", &self.cgroup_parent];
+        a.extend_from_slice(extra);
+        a.push(&self.image);
+        a.extend_from_slice(cmd);
+        self.podman(&a)
+    }
+
+    /// A `Command` for podman with the same settings (to run on a pty).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.args(self.global_args()).args(args).envs(self.env());
+        c
+    }
+
+    /// Containers podman still has, and cgroups left under the test's parent.
+    pub fn leftovers(&self) -> Vec<String> {
+        let ps = self.podman(&["ps", "-aq"]).stdout_now();
+        let mut out: Vec<String> =
+            ps.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("container {l}")).collect();
+        for h in crate::cgroup_hierarchies() {
+            if let Ok(d) = fs::read_dir(h.join(self.cgroup_parent.trim_start_matches('/'))) {
+                // podman's own cgroup for conmon is not the runtime's to remove.
+                let left = d.flatten().filter(|e| e.path().is_dir() && e.file_name() != "conmon");
+                out.extend(left.map(|e| format!("cgroup: {}", e.path().display())));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-fa", "-t", "0"]);
+        let _ = self.podman(&["image", "rm", "-fa"]);
+        let _ = self.podman(&["system", "reset", "-f"]);
+        remove_cgroup_tree(&self.cgroup_parent);
+        let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.runroot).status();
+        let _ = fs::remove_dir_all(&self.runroot);
+    }
+}
