@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # Keep in sync with .ci/run (libc6-dev: gcc only recommends it, and linking needs it).
 packages=(busybox-static runc crun libseccomp-dev pkg-config time gcc libc6-dev)
 # The end-to-end tests' clients (./test.sh skips them, saying why, where missing).
-packages+=(containerd umoci podman conmon catatonit)
+packages+=(containerd umoci podman conmon catatonit docker.io skopeo)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then

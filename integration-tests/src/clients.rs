@@ -375,3 +375,85 @@ impl Drop for Podman {
         let _ = fs::remove_dir_all(&self.runroot);
     }
 }
+
+/// A private dockerd (its own data root, exec root, socket, pid file and cgroup parent;
+/// no iptables, no bridge: containers use `--network none`) with the runtime under test
+/// added as `berth`, and the image loaded (skopeo turns the OCI layout into a
+/// docker-archive: Docker 20.10 loads no OCI layouts).
+pub struct Docker {
+    pub sock: PathBuf,
+    pub image: String,
+    pub cgroup_parent: String,
+    io: PathBuf,
+    daemon: Option<Daemon>,
+}
+
+impl Docker {
+    pub fn start(t: &TestEnv) -> Docker {
+        let dir = t.dir.join("docker");
+        fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("docker.sock");
+        let cgroup_parent = format!("/berth-e2e-docker-{}", t.id.trim_start_matches("it-"));
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--data-root").arg(dir.join("data"));
+        cmd.arg("--exec-root").arg(dir.join("exec"));
+        cmd.arg("--pidfile").arg(dir.join("dockerd.pid"));
+        cmd.arg("-H").arg(format!("unix://{}", sock.display()));
+        cmd.args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-masq=false"]);
+        cmd.args(["--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", &cgroup_parent]);
+        cmd.arg("--add-runtime").arg(format!("berth={}", t.rt.bin.display()));
+        let s = sock.clone();
+        let daemon = Daemon::start("dockerd", cmd, &dir, move || std::os::unix::net::UnixStream::connect(&s).is_ok());
+        let d = Docker { sock, image: "berth-it:latest".into(), cgroup_parent, io: dir.clone(), daemon: Some(daemon) };
+        let tar = dir.join("image.tar");
+        sh(Command::new("skopeo").arg("copy").arg(format!("oci:{}:latest", oci_layout().display())).arg(format!(
+            "docker-archive:{}:{}",
+            tar.display(),
+            d.image
+        )));
+        d.docker(&["load", "-i", &tar.display().to_string()]).ok();
+        d
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Out {
+        let mut all = vec!["-H".to_string(), format!("unix://{}", self.sock.display())];
+        all.extend(args.iter().map(|s| s.to_string()));
+        run_program(Path::new("docker"), &all, &[], None, Duration::from_secs(90), &self.io)
+    }
+
+    /// `docker run --runtime berth --network none [extra] IMAGE cmd...`.
+    pub fn run(&self, extra: &[&str], cmd: &[&str]) -> Out {
+        let mut a = vec!["run", "--runtime", "berth", "--network", "none"];
+        a.extend_from_slice(extra);
+        a.push(&self.image);
+        a.extend_from_slice(cmd);
+        self.docker(&a)
+    }
+
+    /// Containers dockerd still has, and cgroups left under its parent.
+    pub fn leftovers(&self) -> Vec<String> {
+        let ps = self.docker(&["ps", "-aq"]).stdout_now();
+        let mut out: Vec<String> =
+            ps.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("container {l}")).collect();
+        for h in crate::cgroup_hierarchies() {
+            if let Ok(d) = fs::read_dir(h.join(self.cgroup_parent.trim_start_matches('/'))) {
+                out.extend(
+                    d.flatten().filter(|e| e.path().is_dir()).map(|e| format!("cgroup: {}", e.path().display())),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]).stdout_now();
+        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        // The daemon (and the containerd it started) first, then the cgroup parent.
+        drop(self.daemon.take());
+        remove_cgroup_tree(&self.cgroup_parent);
+    }
+}
