@@ -79,6 +79,22 @@ fn delete_force_of_a_deleted_container_succeeds() {
 }
 
 #[test]
+fn kill_of_a_stopped_container_says_container_not_running() {
+    // containerd's shim maps an error containing "container not running" (or "does
+    // not exist") to "process already finished"; anything else is an unknown error.
+    let mut t = TestEnv::new("cli_kill_stopped");
+    t.args(&["true"]);
+    t.create_ok();
+    t.start().ok();
+    assert!(wait_until(std::time::Duration::from_secs(10), || t.status() == "stopped"));
+    let o = t.rt.cmd(&["kill", &t.id, "KILL"]);
+    o.fails();
+    assert!(o.stderr_now().contains("container not running"), "{}", o.stderr_now());
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+#[test]
 fn json_log_ends_with_the_error_line() {
     let t = TestEnv::new("cli_json_log");
     let log = t.dir.join("log.json");

@@ -57,7 +57,7 @@ impl Container {
             Status::Running | Status::Created => {}
             Status::Paused if opts.ignore_paused => {}
             Status::Paused => return Err(self.bad_status("exec into", " (hint: resume it, or use --ignore-paused)")),
-            _ => return Err(self.bad_status("exec into", " (hint: the container is not running)")),
+            _ => return Err(self.bad_status("exec into", " (container not running)")),
         }
         let process = Plan::process_plan(&opts.process)?;
         let console = opts.console.for_process(process.terminal)?;
@@ -65,7 +65,7 @@ impl Container {
         let init_pid = self.state.pid.ok_or_else(|| self.bad_status("exec into", ""))?;
         let init = crate::pidfd::open(nix::unistd::Pid::from_raw(init_pid)).map_err(step("exec"))?;
         if crate::state::proc_stat(init_pid).map(|s| s.start_time) != self.state.pid_start_time {
-            return Err(self.bad_status("exec into", " (hint: the container is not running)"));
+            return Err(self.bad_status("exec into", " (container not running)"));
         }
         let sub;
         let cgroup = match self.state.cgroup.as_ref() {

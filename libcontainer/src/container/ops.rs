@@ -53,7 +53,7 @@ impl Container {
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
         let status = self.status();
         if status == Status::Stopped {
-            return Err(self.bad_status("kill", " (hint: the container is not running)"));
+            return Err(self.bad_status("kill", " (container not running)"));
         }
         match (all, &self.state.cgroup) {
             (true, Some(cg)) => cg.kill_all(signal)?,
