@@ -182,6 +182,9 @@ fn ctr_read_only_caps_privileged_and_seccomp() {
     assert_eq!(o.facts().get("Seccomp"), "0");
     assert!(cap_names(o.facts().hex("CapEff")).iter().any(|c| c == "CAP_SYS_ADMIN"));
 
+    let o = c.run("nosc", &[], &["/probe", "status"]);
+    o.ok();
+    assert_eq!(o.facts().get("Seccomp"), "0", "ctr without --seccomp asks for no filter");
     let o = c.run("sc", &["--seccomp"], &["/probe", "status"]);
     o.ok();
     assert_eq!(o.facts().get("Seccomp"), "2", "containerd's default profile is not in force");
