@@ -141,6 +141,36 @@ pub fn remove_cgroup_tree(rel: &str) {
     }
 }
 
+/// The cgroup directories left under a client's cgroup parent, in every hierarchy
+/// (`skip`: names that are the client's own, not the runtime's).
+pub fn cgroups_under(parent: &str, skip: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in crate::cgroup_hierarchies() {
+        if let Ok(d) = fs::read_dir(h.join(parent.trim_start_matches('/'))) {
+            let left = d.flatten().filter(|e| e.path().is_dir() && !skip.iter().any(|s| e.file_name() == *s));
+            out.extend(left.map(|e| format!("cgroup: {}", e.path().display())));
+        }
+    }
+    out
+}
+
+/// A host cgroup file of a container, found from its `/proc/self/cgroup` text: the
+/// hierarchy carrying `controller` (on cgroup v2, the unified one).
+pub fn container_cgroup_file(report: &str, controller: &str, file: &str) -> String {
+    let v2 = crate::cgroup_mode() == crate::CgroupMode::V2;
+    let path = report
+        .lines()
+        .find_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+            let hit = if v2 { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
+            hit.then(|| path.to_string())
+        })
+        .unwrap_or_else(|| panic!("no {controller} line in {report}"));
+    let base = if v2 { "/sys/fs/cgroup".to_string() } else { format!("/sys/fs/cgroup/{controller}") };
+    fs::read_to_string(format!("{base}{path}/{file}")).unwrap_or_else(|e| panic!("{base}{path}/{file}: {e}"))
+}
+
 /// A private containerd, its `ctr`, and the image imported into the namespace.
 pub struct Containerd {
     pub sock: PathBuf,
@@ -234,14 +264,29 @@ impl Containerd {
             let states = d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.'));
             out.extend(states.map(|e| format!("runtime state: {}", e.path().display())));
         }
-        for h in crate::cgroup_hierarchies() {
-            if let Ok(d) = fs::read_dir(h.join(&self.namespace)) {
-                out.extend(
-                    d.flatten().filter(|e| e.path().is_dir()).map(|e| format!("cgroup: {}", e.path().display())),
-                );
-            }
-        }
+        out.extend(cgroups_under(&self.namespace, &[]));
         out
+    }
+
+    /// `ctr run -d [flags] [extra] IMAGE ID cmd...`, which must succeed.
+    pub fn run_detached(&self, id: &str, extra: &[&str], cmd: &[&str]) {
+        let mut a: Vec<String> = vec!["run".into(), "-d".into()];
+        a.extend(self.runtime_flags());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push(self.image.clone());
+        a.push(id.into());
+        a.extend(cmd.iter().map(|s| s.to_string()));
+        self.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    }
+
+    /// Kill a task, wait until it is stopped, delete it and its container.
+    pub fn remove(&self, id: &str) {
+        self.ctr(&["tasks", "kill", "-s", "SIGKILL", id]).ok();
+        let stopped =
+            || self.ctr(&["tasks", "ls"]).stdout_now().lines().any(|l| l.starts_with(id) && l.contains("STOPPED"));
+        assert!(crate::wait_until(Duration::from_secs(20), stopped), "task {id} never stopped");
+        self.ctr(&["tasks", "delete", id]).ok();
+        self.ctr(&["containers", "rm", id]).ok();
     }
 }
 
@@ -354,13 +399,8 @@ impl Podman {
         let ps = self.podman(&["ps", "-aq"]).stdout_now();
         let mut out: Vec<String> =
             ps.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("container {l}")).collect();
-        for h in crate::cgroup_hierarchies() {
-            if let Ok(d) = fs::read_dir(h.join(self.cgroup_parent.trim_start_matches('/'))) {
-                // podman's own cgroup for conmon is not the runtime's to remove.
-                let left = d.flatten().filter(|e| e.path().is_dir() && e.file_name() != "conmon");
-                out.extend(left.map(|e| format!("cgroup: {}", e.path().display())));
-            }
-        }
+        // podman's own cgroup for conmon is not the runtime's to remove.
+        out.extend(cgroups_under(&self.cgroup_parent, &["conmon"]));
         out
     }
 }
@@ -371,7 +411,7 @@ impl Drop for Podman {
         let _ = self.podman(&["image", "rm", "-fa"]);
         let _ = self.podman(&["system", "reset", "-f"]);
         remove_cgroup_tree(&self.cgroup_parent);
-        let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.runroot).status();
+        let _ = Command::new("umount").arg("-R").arg("-l").arg(&self.runroot).stderr(Stdio::null()).status();
         let _ = fs::remove_dir_all(&self.runroot);
     }
 }
@@ -435,13 +475,7 @@ impl Docker {
         let ps = self.docker(&["ps", "-aq"]).stdout_now();
         let mut out: Vec<String> =
             ps.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("container {l}")).collect();
-        for h in crate::cgroup_hierarchies() {
-            if let Ok(d) = fs::read_dir(h.join(self.cgroup_parent.trim_start_matches('/'))) {
-                out.extend(
-                    d.flatten().filter(|e| e.path().is_dir()).map(|e| format!("cgroup: {}", e.path().display())),
-                );
-            }
-        }
+        out.extend(cgroups_under(&self.cgroup_parent, &[]));
         out
     }
 }

@@ -37,10 +37,7 @@ fn ctr_run_prints_and_exits_with_the_status() {
 fn ctr_detached_task_exec_ps_kill_delete() {
     let t = TestEnv::new("e2e_ctr_task");
     let c = containerd_or_skip!(t);
-    let mut a: Vec<String> = vec!["run".into(), "-d".into()];
-    a.extend(c.runtime_flags());
-    a.extend([c.image.clone(), "task1".into(), "sleep".into(), "1000".into()]);
-    c.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    c.run_detached("task1", &[], &["sleep", "1000"]);
     let ls = c.ctr(&["tasks", "ls"]).stdout_now();
     assert!(ls.lines().any(|l| l.starts_with("task1") && l.contains("RUNNING")), "{ls}");
     let init: i32 =
@@ -66,10 +63,7 @@ fn ctr_detached_task_exec_ps_kill_delete() {
 
     let ps = c.ctr(&["tasks", "ps", "task1"]).stdout_now();
     assert!(ps.contains(&init.to_string()), "tasks ps: {ps}");
-    c.ctr(&["tasks", "kill", "-s", "SIGKILL", "task1"]).ok();
-    assert!(wait_until(T, || c.ctr(&["tasks", "ls"]).stdout_now().contains("STOPPED")), "never STOPPED");
-    c.ctr(&["tasks", "delete", "task1"]).ok();
-    c.ctr(&["containers", "rm", "task1"]).ok();
+    c.remove("task1");
     assert_clean(&c);
 }
 
@@ -77,10 +71,7 @@ fn ctr_detached_task_exec_ps_kill_delete() {
 fn ctr_pause_resume_and_metrics() {
     let t = TestEnv::new("e2e_ctr_pause");
     let c = containerd_or_skip!(t);
-    let mut a: Vec<String> = vec!["run".into(), "-d".into()];
-    a.extend(c.runtime_flags());
-    a.extend([c.image.clone(), "p1".into(), "sleep".into(), "1000".into()]);
-    c.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    c.run_detached("p1", &[], &["sleep", "1000"]);
     c.ctr(&["tasks", "pause", "p1"]).ok();
     assert!(c.ctr(&["tasks", "ls"]).stdout_now().contains("PAUSED"));
     assert_eq!(cgroup_frozen(&format!("/{}/p1", c.namespace)), Some(true), "the cgroup is not frozen");
@@ -89,10 +80,7 @@ fn ctr_pause_resume_and_metrics() {
     let m = c.ctr(&["tasks", "metrics", "p1"]);
     m.ok();
     assert!(m.stdout_now().contains("memory"), "metrics: {}", m.stdout_now());
-    c.ctr(&["tasks", "kill", "-s", "SIGKILL", "p1"]).ok();
-    assert!(wait_until(T, || c.ctr(&["tasks", "ls"]).stdout_now().contains("STOPPED")));
-    c.ctr(&["tasks", "delete", "p1"]).ok();
-    c.ctr(&["containers", "rm", "p1"]).ok();
+    c.remove("p1");
     assert_clean(&c);
 }
 
@@ -115,52 +103,25 @@ fn ctr_run_with_a_terminal() {
     assert!(wait_until(T, || c.leftovers().is_empty()), "{:?}", c.leftovers());
 }
 
-/// The container's cgroup path in the hierarchy of `controller`, from /proc/self/cgroup
-/// of a process inside.
-fn cgroup_of(report: &str, controller: &str) -> Option<String> {
-    report.lines().find_map(|l| {
-        let mut p = l.splitn(3, ':');
-        let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
-        (ctrls.split(',').any(|c| c == controller) || (ctrls.is_empty() && controller.is_empty()))
-            .then(|| path.to_string())
-    })
-}
-
 #[test]
 fn ctr_memory_and_cpu_limits() {
     let t = TestEnv::new("e2e_ctr_limits");
     let c = containerd_or_skip!(t);
-    let extra = ["--memory-limit", "67108864", "--cpus", "0.5"];
-    let o = c.run("lim1", &extra, &["cat", "/proc/self/cgroup"]);
+    c.run_detached("lim", &["--memory-limit", "67108864", "--cpus", "0.5"], &["sleep", "1000"]);
+    let o = c.ctr(&["tasks", "exec", "--exec-id", "cg", "lim", "cat", "/proc/self/cgroup"]);
     o.ok();
     let report = o.stdout_now();
-    let v2 = cgroup_mode() == CgroupMode::V2;
-    // Read while a second container with the same limits runs (the first one is gone).
-    let mut a: Vec<String> = vec!["run".into(), "-d".into()];
-    a.extend(c.runtime_flags());
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a.extend([c.image.clone(), "lim2".into(), "sleep".into(), "1000".into()]);
-    c.ctr(&a.iter().map(String::as_str).collect::<Vec<_>>()).ok();
-    let rel = |ctrl: &str| cgroup_of(&report, ctrl).unwrap_or_default().replace("lim1", "lim2");
-    let read = |ctrl: &str, file: &str| -> String {
-        let dir = if v2 { "/sys/fs/cgroup".to_string() } else { format!("/sys/fs/cgroup/{ctrl}") };
-        let sub = rel(if v2 { "" } else { ctrl });
-        std::fs::read_to_string(format!("{dir}{sub}/{file}")).unwrap_or_else(|e| panic!("{dir}{sub}/{file}: {e}"))
-    };
-    if v2 {
-        assert_eq!(read("", "memory.max").trim(), "67108864");
-        assert!(read("", "cpu.max").starts_with("50000 100000"), "{}", read("", "cpu.max"));
+    if cgroup_mode() == CgroupMode::V2 {
+        assert_eq!(container_cgroup_file(&report, "", "memory.max").trim(), "67108864");
+        assert!(container_cgroup_file(&report, "", "cpu.max").starts_with("50000 100000"));
     } else {
-        assert_eq!(read("memory", "memory.limit_in_bytes").trim(), "67108864");
-        assert_eq!(read("cpu", "cpu.cfs_quota_us").trim(), "50000");
+        assert_eq!(container_cgroup_file(&report, "memory", "memory.limit_in_bytes").trim(), "67108864");
+        assert_eq!(container_cgroup_file(&report, "cpu", "cpu.cfs_quota_us").trim(), "50000");
     }
     // And the limit holds inside: 100 MiB cannot be had.
-    let o = c.ctr(&["tasks", "exec", "--exec-id", "big", "lim2", "/probe", "alloc", "100"]);
+    let o = c.ctr(&["tasks", "exec", "--exec-id", "big", "lim", "/probe", "alloc", "100"]);
     assert!(!o.success(), "allocating 100 MiB under a 64 MiB limit succeeded: {}", o.stdout_now());
-    c.ctr(&["tasks", "kill", "-s", "SIGKILL", "lim2"]).ok();
-    assert!(wait_until(T, || c.ctr(&["tasks", "ls"]).stdout_now().contains("STOPPED")));
-    c.ctr(&["tasks", "delete", "lim2"]).ok();
-    c.ctr(&["containers", "rm", "lim2"]).ok();
+    c.remove("lim");
     assert_clean(&c);
 }
 

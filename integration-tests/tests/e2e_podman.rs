@@ -97,21 +97,6 @@ fn podman_terminals_run_it_and_exec_t() {
     assert_clean(&p);
 }
 
-fn cgroup_file(report: &str, controller: &str, file: &str) -> String {
-    let v2 = cgroup_mode() == CgroupMode::V2;
-    let path = report
-        .lines()
-        .find_map(|l| {
-            let mut it = l.splitn(3, ':');
-            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-            let hit = if v2 { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
-            hit.then(|| path.to_string())
-        })
-        .unwrap_or_else(|| panic!("no {controller} line in {report}"));
-    let base = if v2 { "/sys/fs/cgroup".to_string() } else { format!("/sys/fs/cgroup/{controller}") };
-    std::fs::read_to_string(format!("{base}{path}/{file}")).unwrap_or_else(|e| panic!("{base}{path}/{file}: {e}"))
-}
-
 #[test]
 fn podman_memory_pids_cpus_and_oom() {
     let t = TestEnv::new("e2e_podman_limits");
@@ -121,13 +106,13 @@ fn podman_memory_pids_cpus_and_oom() {
     o.ok();
     let report = o.stdout_now();
     if cgroup_mode() == CgroupMode::V2 {
-        assert_eq!(cgroup_file(&report, "", "memory.max").trim(), "67108864");
-        assert_eq!(cgroup_file(&report, "", "pids.max").trim(), "50");
-        assert!(cgroup_file(&report, "", "cpu.max").starts_with("50000 100000"));
+        assert_eq!(container_cgroup_file(&report, "", "memory.max").trim(), "67108864");
+        assert_eq!(container_cgroup_file(&report, "", "pids.max").trim(), "50");
+        assert!(container_cgroup_file(&report, "", "cpu.max").starts_with("50000 100000"));
     } else {
-        assert_eq!(cgroup_file(&report, "memory", "memory.limit_in_bytes").trim(), "67108864");
-        assert_eq!(cgroup_file(&report, "pids", "pids.max").trim(), "50");
-        assert_eq!(cgroup_file(&report, "cpu", "cpu.cfs_quota_us").trim(), "50000");
+        assert_eq!(container_cgroup_file(&report, "memory", "memory.limit_in_bytes").trim(), "67108864");
+        assert_eq!(container_cgroup_file(&report, "pids", "pids.max").trim(), "50");
+        assert_eq!(container_cgroup_file(&report, "cpu", "cpu.cfs_quota_us").trim(), "50000");
     }
     p.podman(&["rm", "-f", "-t", "0", "l1"]).ok();
     // Past the memory limit: killed, and podman reports the kill (137).

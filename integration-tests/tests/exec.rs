@@ -9,16 +9,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
 
-fn sleeper(name: &str) -> (TestEnv, i32) {
-    let mut t = TestEnv::new(name);
-    t.mount_shared();
-    t.sh("touch /shared/ready; exec sleep 1000");
-    let pid = t.create_ok();
-    t.start().ok();
-    wait_for_path(&t.shared.join("ready"), T);
-    (t, pid)
-}
-
 fn exec(t: &TestEnv, args: &[&str]) -> Out {
     let mut a = vec!["exec"];
     a.extend_from_slice(args);
@@ -27,7 +17,7 @@ fn exec(t: &TestEnv, args: &[&str]) -> Out {
 
 #[test]
 fn exec_joins_every_namespace_of_init() {
-    let (t, pid) = sleeper("exec_ns");
+    let (t, pid) = TestEnv::running_sleeper("exec_ns");
     let o = exec(&t, &[&t.id, "/probe", "ns"]);
     o.ok();
     let f = o.facts();
@@ -40,7 +30,7 @@ fn exec_joins_every_namespace_of_init() {
 
 #[test]
 fn exec_exit_codes_and_signals() {
-    let (t, _) = sleeper("exec_exit");
+    let (t, _) = TestEnv::running_sleeper("exec_exit");
     assert_eq!(exec(&t, &[&t.id, "sh", "-c", "exit 7"]).code(), Some(7));
     assert_eq!(exec(&t, &[&t.id, "sh", "-c", "kill -9 $$"]).code(), Some(137));
     let o = exec(&t, &[&t.id, "sh", "-c", "echo out; echo err >&2"]);
@@ -53,7 +43,7 @@ fn exec_exit_codes_and_signals() {
 
 #[test]
 fn exec_user_groups_cwd_env() {
-    let (t, _) = sleeper("exec_user");
+    let (t, _) = TestEnv::running_sleeper("exec_user");
     let o = exec(
         &t,
         &[
@@ -74,7 +64,7 @@ fn exec_user_groups_cwd_env() {
 
 #[test]
 fn exec_caps_added_and_inheritable_empty() {
-    let (t, _) = sleeper("exec_caps");
+    let (t, _) = TestEnv::running_sleeper("exec_caps");
     let o = exec(&t, &["--cap", "CAP_NET_ADMIN", &t.id, "/probe", "caps"]);
     o.ok();
     let f = o.facts();
@@ -87,7 +77,7 @@ fn exec_caps_added_and_inheritable_empty() {
 
 #[test]
 fn exec_detach_and_pid_file_in_the_cgroup() {
-    let (t, _) = sleeper("exec_detach");
+    let (t, _) = TestEnv::running_sleeper("exec_detach");
     let pidf = t.dir.join("exec.pid");
     exec(&t, &["-d", "--pid-file", &pidf.display().to_string(), &t.id, "sleep", "1000"]).ok();
     let pid: i32 = fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
@@ -101,7 +91,7 @@ fn exec_detach_and_pid_file_in_the_cgroup() {
 
 #[test]
 fn exec_missing_command_fails_and_init_is_untouched() {
-    let (t, pid) = sleeper("exec_missing");
+    let (t, pid) = TestEnv::running_sleeper("exec_missing");
     let o = exec(&t, &[&t.id, "/no/such/program"]);
     o.fails();
     if t.is_berth() {
@@ -115,7 +105,7 @@ fn exec_missing_command_fails_and_init_is_untouched() {
 
 #[test]
 fn exec_into_paused_or_stopped_fails() {
-    let (t, _) = sleeper("exec_state");
+    let (t, _) = TestEnv::running_sleeper("exec_state");
     t.rt.cmd(&["pause", &t.id]).ok();
     exec(&t, &[&t.id, "true"]).fails();
     t.rt.cmd(&["resume", &t.id]).ok();
@@ -155,7 +145,7 @@ fn exec_gets_the_container_seccomp_filter() {
 
 #[test]
 fn exec_bad_user_strings_are_refused() {
-    let (t, _) = sleeper("exec_baduser");
+    let (t, _) = TestEnv::running_sleeper("exec_baduser");
     // runc takes an empty --user as "not given"; berth refuses it too.
     let bad: &[&str] = if t.is_berth() {
         &["root:", "1000:users", "-1", "1:2:3", ""]
@@ -226,7 +216,7 @@ fn with_pipe_as_fd3_via(t: &TestEnv, sh_prefix: Option<&str>, args: &[&str], mes
 
 #[test]
 fn preserve_fds_passes_a_pipe_to_exec_and_run() {
-    let (t, _) = sleeper("exec_fds");
+    let (t, _) = TestEnv::running_sleeper("exec_fds");
     let out = with_pipe_as_fd3(
         &t,
         &["exec", "--preserve-fds", "1", &t.id, "sh", "-c", "cat <&3; ls /proc/self/fd"],
@@ -312,7 +302,7 @@ fn exec_joins_user_and_pid_namespaces() {
 
 #[test]
 fn exec_in_a_sub_cgroup() {
-    let (t, _) = sleeper("exec_subcg");
+    let (t, _) = TestEnv::running_sleeper("exec_subcg");
     let dirs = container_cgroup_dirs(&t.cgroups_path);
     for d in &dirs {
         fs::create_dir_all(d.join("probe")).unwrap();
@@ -346,7 +336,7 @@ fn exec_in_a_sub_cgroup() {
 
 #[test]
 fn exec_bad_input_is_refused_cleanly() {
-    let (t, _) = sleeper("exec_badinput");
+    let (t, _) = TestEnv::running_sleeper("exec_badinput");
     let bad_json = t.dir.join("bad.json");
     fs::write(&bad_json, "{ not json").unwrap();
     let wrong = t.dir.join("wrong.json");

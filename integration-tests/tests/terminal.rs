@@ -136,19 +136,9 @@ fn console_socket_and_terminal_must_fit() {
     t.assert_no_leftovers();
 }
 
-fn sleeper(name: &str) -> (TestEnv, i32) {
-    let mut t = TestEnv::new(name);
-    t.mount_shared();
-    t.sh("touch /shared/ready; exec sleep 1000");
-    let pid = t.create_ok();
-    t.start().ok();
-    wait_for_path(&t.shared.join("ready"), T);
-    (t, pid)
-}
-
 #[test]
 fn exec_tty_detached_with_console_socket_and_user() {
-    let (t, pid) = sleeper("tty_exec_detach");
+    let (t, pid) = TestEnv::running_sleeper("tty_exec_detach");
     let cs = ConsoleSocket::new(&t.dir);
     let pidf = t.dir.join("exec.pid");
     let (p, c) = (pidf.display().to_string(), cs.path_str());
@@ -169,7 +159,7 @@ fn exec_tty_detached_with_console_socket_and_user() {
 
 #[test]
 fn exec_tty_without_socket_when_detached_fails() {
-    let (t, _) = sleeper("tty_exec_nosock");
+    let (t, _) = TestEnv::running_sleeper("tty_exec_nosock");
     let o = t.rt.cmd(&["exec", "-t", "-d", &t.id, "true"]);
     o.fails();
     assert!(o.stderr_now().contains("cannot allocate tty"), "{}", o.stderr_now());
@@ -220,7 +210,7 @@ fn foreground_run_attaches_the_terminal_and_restores_it() {
 
 #[test]
 fn foreground_exec_tty_follows_window_size() {
-    let (t, _) = sleeper("tty_fg_exec");
+    let (t, _) = TestEnv::running_sleeper("tty_fg_exec");
     let (pty, slave) = Pty::open(20, 60);
     let mut child = spawn_on_pty(&t.rt, &["exec", "-t", &t.id, "/bin/sh"], &slave);
     // $((1)) so that the echo of the typed line does not match.

@@ -112,6 +112,18 @@ impl TestEnv {
         self.rt.is_berth()
     }
 
+    /// A started container whose program sleeps (with /shared mounted), once it runs;
+    /// and its init's pid. For exec and terminal tests.
+    pub fn running_sleeper(name: &str) -> (TestEnv, i32) {
+        let mut t = TestEnv::new(name);
+        t.mount_shared();
+        t.sh("touch /shared/ready; exec sleep 1000");
+        let pid = t.create_ok();
+        t.start().ok();
+        crate::wait_for_path(&t.shared.join("ready"), Duration::from_secs(20));
+        (t, pid)
+    }
+
     // ----- config helpers -----
 
     /// Set process.args.
