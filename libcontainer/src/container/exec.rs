@@ -96,6 +96,7 @@ impl Container {
                     sync: child_end,
                     preserve_fds: opts.preserve_fds,
                     console,
+                    close: &[self.dir.lock_fd()],
                 })
             }
             Forked::Parent { pid, .. } => pid,

@@ -40,6 +40,19 @@ pub fn lookup(prog: &str, env: &[String]) -> Result<PathBuf, SysError> {
         .hint(format!("PATH is {path:?}")))
 }
 
+/// Change to `cwd` resolved inside `root` (no magic links, no `..` above the root), so
+/// a `cwd` like `/proc/self/fd/N` can never lead to a directory the runtime held open
+/// (CVE-2024-21626); then check that the working directory is reachable from the root.
+pub fn enter_cwd(root: &pathrs::Root, cwd: &Path) -> Result<(), SysError> {
+    let h = root.resolve(cwd).op(|| format!("resolve cwd {cwd:?} inside the container"))?;
+    nix::unistd::fchdir(&h).op(|| format!("chdir to cwd {cwd:?}"))?;
+    // getcwd fails with ENOENT for a directory outside the process's root: belt and braces.
+    nix::unistd::getcwd()
+        .op(|| format!("check cwd {cwd:?}"))
+        .map_err(|e| e.hint("the working directory is outside the container's root; refusing it"))
+        .map(drop)
+}
+
 /// The home directory of `uid` from the rootfs's /etc/passwd, "/" when there is none.
 pub fn home_of(uid: u32) -> String {
     crate::passwd::lookup_file(uid).map(|e| e.home).unwrap_or_else(|| "/".into())

@@ -25,6 +25,9 @@ pub struct ExecArgs<'a> {
     pub preserve_fds: u32,
     /// Where to send the pty master, when the process has a terminal.
     pub console: Option<OwnedFd>,
+    /// The runtime's fds the child must close at once (the state directory's lock: a
+    /// host directory, the CVE-2024-21626 lesson).
+    pub close: &'a [std::os::fd::RawFd],
 }
 
 fn exit(code: i32) -> ! {
@@ -42,6 +45,9 @@ fn fail(sync: &OwnedFd, step: &str, error: SysError) -> ! {
 pub fn exec_main(a: ExecArgs<'_>) -> ! {
     // SAFETY: PR_SET_DUMPABLE takes plain integers; see init's prologue for why.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    for fd in a.close {
+        let _ = nix::unistd::close(*fd);
+    }
     if expect(a.sync.as_fd(), |m| *m == Message::Continue, "Continue").is_err() {
         exit(1)
     }
@@ -77,7 +83,8 @@ fn run(mut a: ExecArgs<'_>) -> ! {
     if let Some(c) = &p.caps {
         step("capabilities", credentials::apply_caps(c));
     }
-    step("cwd", nix::unistd::chdir(&p.cwd).op(|| format!("chdir to cwd {:?}", p.cwd)));
+    // setns made the container's root ours: the cwd is resolved inside it.
+    step("cwd", crate::rootfs::open_root(std::path::Path::new("/")).and_then(|r| exec::enter_cwd(&r, &p.cwd)));
     let mut env = p.env.clone();
     if exec::env_get(&env, "HOME").is_none() {
         env.push(format!("HOME={}", exec::home_of(p.uid)));

@@ -359,10 +359,7 @@ fn step_caps(ctx: &mut Ctx) -> Result<(), SysError> {
 }
 
 fn step_cwd(ctx: &mut Ctx) -> Result<(), SysError> {
-    let cwd = &ctx.plan.process.cwd;
-    // Resolved inside the root with no magic links, so `/proc/self/fd/N` can't lead out.
-    let h = root(ctx)?.resolve(cwd).op(|| format!("resolve cwd {cwd:?}"))?;
-    nix::unistd::fchdir(&h).op(|| format!("chdir to cwd {cwd:?}"))
+    exec::enter_cwd(root(ctx)?, &ctx.plan.process.cwd)
 }
 
 fn step_lookup(ctx: &mut Ctx) -> Result<(), SysError> {

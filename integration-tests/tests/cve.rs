@@ -1,0 +1,153 @@
+//! Regression tests for the CVEs other runtimes suffered (../shared/REFERENCE.md).
+//! Each builds the hostile bundle itself, aims only at harmless targets (files of the
+//! test's own directory, namespaced procfs files), and checks that the attack fails
+//! with a clear error or is harmless, and that the host is unchanged.
+
+use integration_tests::*;
+use std::fs;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+/// CVE-2024-21626 (runc, youki): a cwd of `/proc/self/fd/N` reached a host directory fd
+/// the runtime still held. Here for the container's process (create).
+#[test]
+fn cve_2024_21626_cwd_through_proc_self_fd_on_create() {
+    for n in 3..10 {
+        let mut t = TestEnv::new(&format!("cve_21626_create_{n}"));
+        t.config["process"]["cwd"] = format!("/proc/self/fd/{n}").into();
+        t.args(&["/probe", "cwd", "+", "ls", "."]);
+        let o = t.run();
+        if o.success() {
+            // A runtime may let it through only if the cwd stayed inside the container.
+            let f = o.facts();
+            assert!(f.get("cwd").starts_with('/'), "fd {n}: the cwd is outside the container: {:?}", f.0);
+        } else if t.is_berth() {
+            assert!(o.stderr_now().contains(&format!("/proc/self/fd/{n}")), "fd {n}: {}", o.stderr_now());
+        }
+        t.assert_no_leftovers();
+    }
+}
+
+/// CVE-2024-21626 for exec: `--cwd /proc/self/fd/N` (or an image's WorkingDir used by
+/// `docker exec`) must not start the process in a directory the runtime had open (berth's
+/// exec held its state directory's fd: it did, until this test).
+#[test]
+fn cve_2024_21626_cwd_through_proc_self_fd_on_exec() {
+    let (t, _) = TestEnv::running_sleeper("cve_21626_exec");
+    for n in 3..10 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let o = t.rt.cmd(&["exec", "--cwd", &cwd, &t.id, "/probe", "cwd", "+", "ls", ".."]);
+        if o.success() {
+            let f = o.facts();
+            assert!(
+                f.get("cwd").starts_with('/'),
+                "fd {n}: the exec'd process's cwd is outside the container: {:?}",
+                f.0
+            );
+            assert!(!o.stdout_now().contains("state.json"), "fd {n}: the runtime's state directory is visible");
+        } else if t.is_berth() {
+            assert!(o.stderr_now().contains(&cwd), "fd {n}: the error does not name the cwd: {}", o.stderr_now());
+        }
+    }
+    // Nothing of the runtime's reaches the exec'd process: only stdio (and the probe's
+    // own directory fd while it lists /proc/self/fd).
+    let o = t.rt.cmd(&["exec", &t.id, "/probe", "fds"]);
+    o.ok();
+    let f = o.facts();
+    let fds: Vec<&str> = f.get("fds").split(',').collect();
+    assert!(fds.len() <= 4 && fds[..3] == ["0", "1", "2"], "exec'd process has fds {:?}", f.0);
+    assert_eq!(t.status(), "running");
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+/// CVE-2023-25809 (runc): without a cgroup namespace, `/sys/fs/cgroup` must be read-only
+/// in the container.
+#[test]
+fn cve_2023_25809_cgroupfs_read_only_without_cgroup_namespace() {
+    let mut t = TestEnv::new("cve_25809");
+    t.remove_namespace("cgroup");
+    // The config's cgroup mount asks for rw: without the namespace it must still be ro.
+    for m in t.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys/fs/cgroup" {
+            m["options"] = serde_json::json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+    t.mount_shared();
+    t.sh("touch /shared/ready; exec sleep 1000");
+    t.create_ok();
+    t.start().ok();
+    wait_for_path(&t.shared.join("ready"), T);
+    let dirs = container_cgroup_dirs(&t.cgroups_path);
+    assert!(!dirs.is_empty());
+    // Try to create a cgroup from inside, in every hierarchy mounted there.
+    let o = t.rt.cmd(&[
+        "exec",
+        &t.id,
+        "sh",
+        "-c",
+        "for d in /sys/fs/cgroup/* /sys/fs/cgroup; do mkdir $d/evil-$$ 2>&1; done; true",
+    ]);
+    o.ok();
+    for d in &dirs {
+        let left: Vec<_> = fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("evil-"))
+            .collect();
+        assert!(left.is_empty(), "the container created cgroups in {}: {left:?}", d.display());
+    }
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+/// CVE-2026-41579 (runc), CVE-2026-47766 (crun): the image's `/dev` a symlink to a host
+/// directory (here one of the test's own) must not get device nodes created in it.
+#[test]
+fn cve_2026_41579_dev_symlink_to_a_host_directory() {
+    let mut t = TestEnv::new("cve_41579");
+    let host_dir = t.dir.join("host-dev");
+    fs::create_dir_all(&host_dir).unwrap();
+    // No /dev tmpfs: the image's /dev is used, and it is a symlink out of the rootfs.
+    t.config["mounts"].as_array_mut().unwrap().retain(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"));
+    let _ = fs::remove_dir_all(t.rootfs.join("dev"));
+    std::os::unix::fs::symlink(&host_dir, t.rootfs.join("dev")).unwrap();
+    t.args(&["/probe", "ls", "/dev"]);
+    let _ = t.run();
+    let created: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(created.is_empty(), "device nodes were created in the host directory: {created:?}");
+    t.assert_no_leftovers();
+}
+
+/// CVE-2025-31133 (runc), CVE-2025-62161 (youki): maskedPaths bind `/dev/null`; an image
+/// whose `/dev/null` is a symlink to a procfs file must not get that file bound over the
+/// masked paths. The target here is harmless (the container's own UTS domainname).
+#[test]
+fn cve_2025_31133_dev_null_symlink_is_not_bound() {
+    let mut t = TestEnv::new("cve_31133");
+    t.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev");
+    fs::create_dir_all(t.rootfs.join("dev/pts")).unwrap();
+    fs::create_dir_all(t.rootfs.join("dev/shm")).unwrap();
+    fs::create_dir_all(t.rootfs.join("dev/mqueue")).unwrap();
+    let _ = fs::remove_file(t.rootfs.join("dev/null"));
+    std::os::unix::fs::symlink("/proc/sys/kernel/domainname", t.rootfs.join("dev/null")).unwrap();
+    t.mount_shared();
+    t.sh("touch /shared/ready; exec sleep 1000");
+    let o = t.create();
+    if o.success() {
+        t.start().ok();
+        wait_for_path(&t.shared.join("ready"), T);
+        // Whatever the runtime did, a masked path must not be the procfs file.
+        let pid = t.state()["pid"].as_i64().unwrap_or(0) as i32;
+        for m in mountinfo_of(pid) {
+            assert!(!(m.fstype == "proc" && m.root.contains("domainname")), "procfs file bound on {}", m.mount_point);
+        }
+        t.delete_force().ok();
+    } else if t.is_berth() {
+        // berth made /dev/null the null device itself (the default devices replace what
+        // the image had), or refused with a reason.
+        assert!(o.stderr_now().contains("null"), "{}", o.stderr_now());
+    }
+    t.assert_no_leftovers();
+}
