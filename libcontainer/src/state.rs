@@ -138,6 +138,26 @@ impl StateDir {
         Ok(StateDir { lock, path })
     }
 
+    /// Remove `<root>/<id>` if it is what a create killed before its first state write
+    /// leaves: a directory without a state file (then nothing else exists yet: the state
+    /// is written before the cgroup and the clone). The exclusive lock is taken first,
+    /// so a create still under way (it holds the lock) is waited for, never touched.
+    /// Whether something was removed.
+    pub fn remove_if_abandoned(root: &Path, id: &str) -> Result<bool, SysError> {
+        let path = root.join(id);
+        let f = match open_dir(&path) {
+            Ok(f) => f,
+            Err(Errno::ENOENT) => return Ok(false),
+            Err(e) => return Err(SysError::new(format!("open {path:?}"), e)),
+        };
+        let lock = lock(&path, f, true)?;
+        let st = nix::sys::stat::fstat(&*lock).op(|| format!("stat {path:?}"))?;
+        if st.st_nlink == 0 || path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        StateDir { lock, path }.remove().map(|()| true)
+    }
+
     /// Convert the lock to exclusive (not atomic: re-read the state after).
     pub fn relock_exclusive(&mut self) -> Result<(), SysError> {
         self.lock.relock(FlockArg::LockExclusive).op(|| format!("flock {:?}", self.path))
@@ -251,8 +271,18 @@ mod tests {
         v.as_object_mut().unwrap().remove("exec");
         assert_eq!(serde_json::from_value::<Persisted>(v).unwrap().exec, None);
         assert_eq!(list_ids(&root).unwrap(), vec!["c1".to_string()]);
+        // A container with a state file is not abandoned (the lock is ours no longer).
+        drop(d);
+        assert!(!StateDir::remove_if_abandoned(&root, "c1").unwrap());
+        let d = StateDir::open(&root, "c1", true).unwrap();
         d.remove().unwrap();
         assert_eq!(StateDir::open(&root, "c1", false).unwrap_err().errno(), Errno::ENOENT);
+        // A create killed between mkdir and its first state write leaves this behind.
+        drop(StateDir::create(&root, "c2").unwrap());
+        assert_eq!(StateDir::open(&root, "c2", false).unwrap_err().errno(), Errno::ENOENT);
+        assert!(StateDir::remove_if_abandoned(&root, "c2").unwrap());
+        assert!(!root.join("c2").exists());
+        assert!(!StateDir::remove_if_abandoned(&root, "c2").unwrap());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -93,6 +93,13 @@ impl Container {
         Self::load_locked(root, id, true)
     }
 
+    /// Remove what a create killed before its first state write left of `id` (see
+    /// [`StateDir::remove_if_abandoned`]); `delete --force` of an unknown id calls it.
+    pub fn remove_abandoned(root: &Path, id: &str) -> Result<bool> {
+        crate::plan::validate_id(id)?;
+        StateDir::remove_if_abandoned(root, id).map_err(Error::sys("remove an abandoned create"))
+    }
+
     /// All containers under `root`, in id order (ones that vanish meanwhile are skipped).
     pub fn list(root: &Path) -> Result<Vec<Container>> {
         let ids = state::list_ids(root).map_err(Error::sys("list containers"))?;
