@@ -213,6 +213,53 @@ mod tests {
         assert!(big.encode().is_err());
     }
 
+    /// A deterministic fuzz smoke of the decoder (CVE-2021-43784: the bootstrap message
+    /// is attacker-adjacent): random bytes, and valid messages truncated, bit-flipped and
+    /// spliced, must decode or fail cleanly; whatever decodes must re-encode.
+    #[test]
+    fn decoder_survives_random_and_mutated_input() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let seeds: Vec<Vec<u8>> = [
+            Message::Continue,
+            Message::Joined { pid: 7 },
+            Message::Start { state: "{\"id\":\"x\"}".into() },
+            Message::Error(InitError { step: "s".into(), error: SysError::new("mount", nix::errno::Errno::EPERM) }),
+        ]
+        .iter()
+        .map(|m| m.encode().unwrap())
+        .collect();
+        for i in 0..20_000 {
+            let mut buf = if i % 2 == 0 {
+                (0..next() % 300).map(|_| next() as u8).collect::<Vec<u8>>()
+            } else {
+                seeds[next() as usize % seeds.len()].clone()
+            };
+            for _ in 0..next() % 4 {
+                if buf.is_empty() {
+                    break;
+                }
+                let at = next() as usize % buf.len();
+                match next() % 3 {
+                    0 => buf[at] ^= 1 << (next() % 8),
+                    1 => buf.truncate(at),
+                    _ => {
+                        let alphabet = b"{}[]\":,0-9e";
+                        buf.insert(at, alphabet[next() as usize % alphabet.len()])
+                    }
+                }
+            }
+            if let Ok(m) = Message::decode(&buf) {
+                assert!(m.encode().is_ok(), "{m:?} decoded but does not encode");
+            }
+        }
+    }
+
     #[test]
     fn init_error_renders_step_and_syscall() {
         let e = InitError {

@@ -337,6 +337,30 @@ mod tests {
         }
     }
 
+    /// A deterministic fuzz smoke: random option lists (known words, variants and junk)
+    /// parse or fail with an error, never panic.
+    #[test]
+    fn random_option_lists_never_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let extra = ["", "idmap", "ridmap", "mode=", "size=1k", "=", ",", "r", "\0", "rro,rw", "é"];
+        for _ in 0..20_000 {
+            let words: Vec<String> = (0..next() % 8)
+                .map(|_| match next() % 3 {
+                    0 => KNOWN[next() as usize % KNOWN.len()].to_string(),
+                    1 => extra[next() as usize % extra.len()].to_string(),
+                    _ => (0..next() % 6).map(|_| (b'a' + (next() % 27) as u8) as char).collect(),
+                })
+                .collect();
+            let _ = parse(&words);
+        }
+    }
+
     #[test]
     fn flags_render_readably() {
         assert_eq!(flags_to_string(MsFlags::MS_BIND | MsFlags::MS_REC), "MS_BIND|MS_REC");

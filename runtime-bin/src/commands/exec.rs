@@ -142,6 +142,26 @@ mod tests {
         }
     }
 
+    /// A deterministic fuzz smoke of the `--user` parser (the CVE-2026-30892 class:
+    /// strict parsing): random strings never panic, and whatever parses is digits only.
+    #[test]
+    fn random_user_strings_never_panic() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: Vec<char> = "0123456789:-+ abc\u{0}é".chars().collect();
+        for _ in 0..20_000 {
+            let s: String = (0..next() % 12).map(|_| alphabet[next() as usize % alphabet.len()]).collect();
+            if parse_user(&s).is_ok() {
+                assert!(s.chars().all(|c| c.is_ascii_digit() || c == ':'), "{s:?} accepted");
+            }
+        }
+    }
+
     #[test]
     fn users_are_parsed_strictly() {
         assert_eq!(parse_user("1000").unwrap(), (1000, None));
