@@ -126,12 +126,7 @@ impl ContainerBuilder {
             cgroup: None,
             resources: plan.resources.clone(),
             exec: Some(crate::state::ExecInfo {
-                namespaces: plan
-                    .namespaces
-                    .join
-                    .iter()
-                    .fold(plan.namespaces.new, |f, (t, _)| f | crate::plan::clone_flag(*t))
-                    .bits() as u64,
+                namespaces: plan.namespaces.flags().bits() as u64,
                 seccomp: plan.seccomp.is_some(),
                 seccomp_file: plan.seccomp.as_ref().and_then(|s| s.cached.clone()),
             }),

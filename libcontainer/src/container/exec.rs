@@ -130,24 +130,24 @@ impl Container {
     /// the cache file named there); from config.json for a state without them, or when
     /// the cached file is gone.
     fn namespaces_and_filter(&self) -> Result<(CloneFlags, Option<seccomp::Program>)> {
-        if let Some(info) = &self.state.exec {
-            let ns = CloneFlags::from_bits_retain(info.namespaces as libc::c_int);
-            if !info.seccomp {
-                return Ok((ns, None));
-            }
-            if let Some(p) = info.seccomp_file.as_deref().and_then(crate::plan::seccomp_cache::load_file) {
-                return Ok((ns, Some(p)));
-            }
+        let info = self.state.exec.as_ref();
+        let recorded = info.map(|i| CloneFlags::from_bits_retain(i.namespaces as libc::c_int));
+        // Some(filter) when the state says all: no filter, or one whose cache file loads.
+        let filter = info.and_then(|i| match i.seccomp {
+            false => Some(None),
+            true => i.seccomp_file.as_deref().and_then(crate::plan::seccomp_cache::load_file).map(Some),
+        });
+        if let (Some(ns), Some(filter)) = (recorded, filter) {
+            return Ok((ns, filter));
         }
         let spec = super::builder::load_spec(&self.state.bundle)?;
         let linux = spec.linux().clone().unwrap_or_default();
-        let namespaces = linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()));
         let cache = self.dir.path.parent().map(|r| r.join(".seccomp-cache"));
         let seccomp = Plan::seccomp_plan(linux.seccomp().as_ref(), cache.as_deref())?.map(|s| s.program);
-        Ok((
-            self.state.exec.as_ref().map_or(namespaces, |i| CloneFlags::from_bits_retain(i.namespaces as libc::c_int)),
-            seccomp,
-        ))
+        let namespaces = recorded.unwrap_or_else(|| {
+            linux.namespaces().iter().flatten().fold(CloneFlags::empty(), |f, n| f | clone_flag(n.typ()))
+        });
+        Ok((namespaces, seccomp))
     }
 }
 

@@ -84,6 +84,11 @@ impl Namespaces {
         self.new.contains(clone_flag(t)) || self.join.iter().any(|(k, _)| *k == t)
     }
 
+    /// `CLONE_NEW*` of every namespace the container has, created or joined.
+    pub fn flags(&self) -> CloneFlags {
+        self.join.iter().fold(self.new, |f, (t, _)| f | clone_flag(*t))
+    }
+
     /// Whether a namespace of this kind is created.
     pub fn creates(&self, t: LinuxNamespaceType) -> bool {
         self.new.contains(clone_flag(t))

@@ -25,15 +25,11 @@ fn path(dir: &Path, spec: &str) -> PathBuf {
     dir.join(format!("{}.json", key(spec)))
 }
 
-/// The file the program for `s` is (or would be) cached in.
-pub fn file_for(dir: &Path, s: &LinuxSeccomp) -> Option<PathBuf> {
-    Some(path(dir, &serde_json::to_string(s).ok()?))
-}
-
-/// The cached program for `s`, if there is a valid one.
-pub fn load(dir: &Path, s: &LinuxSeccomp) -> Option<seccomp::Program> {
+/// The cached program for `s`, if there is a valid one, and the file it is in.
+pub fn load(dir: &Path, s: &LinuxSeccomp) -> Option<(seccomp::Program, PathBuf)> {
     let spec = serde_json::to_string(s).ok()?;
-    parse(&std::fs::read(path(dir, &spec)).ok()?, Some(&spec))
+    let file = path(dir, &spec);
+    Some((parse(&std::fs::read(&file).ok()?, Some(&spec))?, file))
 }
 
 /// The program in a cache file named by the container's own state (`exec`: the filter
@@ -64,9 +60,10 @@ fn parse(text: &[u8], spec: Option<&str>) -> Option<seccomp::Program> {
     seccomp::Program::from_parts(insns, flags, v["notify"].as_bool()?).ok()
 }
 
-/// Store `p` for `s` (atomically; a failure only costs the next compile).
-pub fn store(dir: &Path, s: &LinuxSeccomp, p: &seccomp::Program) {
-    let Ok(spec) = serde_json::to_string(s) else { return };
+/// Store `p` for `s` (atomically; a failure only costs the next compile); the file it is
+/// in, when it was stored.
+pub fn store(dir: &Path, s: &LinuxSeccomp, p: &seccomp::Program) -> Option<PathBuf> {
+    let spec = serde_json::to_string(s).ok()?;
     let insns: Vec<[u64; 4]> =
         p.insns().iter().map(|i| [i.code.into(), i.jt.into(), i.jf.into(), i.k.into()]).collect();
     let v = serde_json::json!({"spec": spec, "flags": p.flags(), "notify": p.uses_notify(), "insns": insns});
@@ -75,9 +72,13 @@ pub fn store(dir: &Path, s: &LinuxSeccomp, p: &seccomp::Program) {
     let r = std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(&tmp, v.to_string()))
         .and_then(|_| std::fs::rename(&tmp, &dest));
-    if let Err(e) = r {
-        let _ = std::fs::remove_file(&tmp);
-        tracing::debug!("seccomp cache: store {dest:?}: {e}");
+    match r {
+        Ok(()) => Some(dest),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!("seccomp cache: store {dest:?}: {e}");
+            None
+        }
     }
 }
 
@@ -95,9 +96,9 @@ mod tests {
         .unwrap();
         assert!(load(&dir, &s).is_none());
         let p = seccomp::compile(&s).unwrap();
-        store(&dir, &s, &p);
-        assert_eq!(load(&dir, &s), Some(p.clone()));
-        assert_eq!(load_file(&file_for(&dir, &s).unwrap()), Some(p));
+        let file = store(&dir, &s, &p).unwrap();
+        assert_eq!(load(&dir, &s), Some((p.clone(), file.clone())));
+        assert_eq!(load_file(&file), Some(p));
         // Another profile never gets this program, even from a file under its name.
         let other: LinuxSeccomp =
             serde_json::from_value(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})).unwrap();

@@ -140,17 +140,14 @@ pub(super) fn seccomp_plan(
 ) -> Result<Option<SeccompPlan>, ConfigError> {
     let Some(s) = s else { return Ok(None) };
     let (program, cached) = match cache.and_then(|d| super::seccomp_cache::load(d, s)) {
-        Some(p) => {
+        Some((p, file)) => {
             tracing::debug!("seccomp: program from the cache");
-            (p, cache.and_then(|d| super::seccomp_cache::file_for(d, s)))
+            (p, Some(file))
         }
         None => {
             let p = seccomp::compile(s)
                 .map_err(|e| ConfigError::new(e.field().unwrap_or("linux.seccomp").to_string(), e.to_string()))?;
-            let cached = cache.and_then(|d| {
-                super::seccomp_cache::store(d, s, &p);
-                super::seccomp_cache::file_for(d, s).filter(|f| f.exists())
-            });
+            let cached = cache.and_then(|d| super::seccomp_cache::store(d, s, &p));
             (p, cached)
         }
     };

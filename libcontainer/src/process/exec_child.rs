@@ -63,7 +63,12 @@ pub fn exec_main(a: ExecArgs<'_>) -> ! {
 
 fn run(mut a: ExecArgs<'_>) -> ! {
     let p = a.process;
-    if let Err(e) = terminal(p, a.console.take()) {
+    // setns made the container's root ours: the pty and the cwd are resolved inside it.
+    let root = match crate::rootfs::open_root(std::path::Path::new("/")) {
+        Ok(r) => r,
+        Err(e) => fail(&a.sync, "rootfs", e),
+    };
+    if let Err(e) = terminal(&root, p, a.console.take()) {
         fail(&a.sync, "console", e)
     }
     let step = |name: &'static str, r: Result<(), SysError>| {
@@ -83,8 +88,7 @@ fn run(mut a: ExecArgs<'_>) -> ! {
     if let Some(c) = &p.caps {
         step("capabilities", credentials::apply_caps(c));
     }
-    // setns made the container's root ours: the cwd is resolved inside it.
-    step("cwd", crate::rootfs::open_root(std::path::Path::new("/")).and_then(|r| exec::enter_cwd(&r, &p.cwd)));
+    step("cwd", exec::enter_cwd(&root, &p.cwd));
     let mut env = p.env.clone();
     if exec::env_get(&env, "HOME").is_none() {
         env.push(format!("HOME={}", exec::home_of(p.uid)));
@@ -111,12 +115,11 @@ fn run(mut a: ExecArgs<'_>) -> ! {
 }
 
 /// A session of its own (as init, and runc's exec), and with a terminal a pty from the
-/// container's devpts (the mount namespace's root is the container's: setns put us there).
-fn terminal(p: &ProcessPlan, console: Option<OwnedFd>) -> Result<(), SysError> {
+/// container's devpts.
+fn terminal(root: &pathrs::Root, p: &ProcessPlan, console: Option<OwnedFd>) -> Result<(), SysError> {
     nix::unistd::setsid().op(|| "setsid".into())?;
     let Some(sock) = console else { return Ok(()) };
-    let root = crate::rootfs::open_root(std::path::Path::new("/"))?;
-    crate::tty::give_terminal(&root, &sock, p.console_size, p.uid, false)
+    crate::tty::give_terminal(root, &sock, p.console_size, p.uid, false)
 }
 
 fn set_cloexec(fd: i32) -> Result<(), SysError> {

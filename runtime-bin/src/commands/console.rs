@@ -21,9 +21,10 @@ pub fn console(socket: Option<&Path>, detach: bool) -> anyhow::Result<(Console, 
     }
 }
 
-/// The pty master, if the container's process got a terminal (it is sent before the
-/// process is reported ready, so it is there by now or never).
-pub fn master(ours: Option<OwnedFd>) -> anyhow::Result<Option<OwnedFd>> {
+/// The current terminal attached to the pty, if the container's process got one (its
+/// master is sent before the process is reported ready, so it is there by now or never).
+pub fn relay(ours: Option<OwnedFd>) -> anyhow::Result<Option<super::relay::Relay>> {
     let Some(s) = ours else { return Ok(None) };
-    Ok(libcontainer::tty::recv_fd(std::os::fd::AsFd::as_fd(&s), false)?)
+    let master = libcontainer::tty::recv_fd(std::os::fd::AsFd::as_fd(&s), false)?;
+    master.map(super::relay::Relay::new).transpose()
 }

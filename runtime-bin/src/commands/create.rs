@@ -22,11 +22,11 @@ pub fn builder(root: &Path, id: &str, o: &CreateOpts) -> ContainerBuilder {
 }
 
 /// Create the container; `detach`: nobody stays to attach a terminal (create, run -d).
-/// Returns the pty master too, for a foreground run of a process with a terminal.
+/// Returns our end of the console socket too, for a foreground run ([`super::console::relay`]).
 pub fn create(root: &Path, id: &str, o: &CreateOpts, detach: bool) -> anyhow::Result<(Container, Option<OwnedFd>)> {
     let (console, ours) = super::console::console(o.console_socket.as_deref(), detach)?;
     let c = builder(root, id, o).console(console).create()?;
-    Ok((c, super::console::master(ours)?))
+    Ok((c, ours))
 }
 
 pub fn run(root: &Path, a: Create) -> anyhow::Result<i32> {

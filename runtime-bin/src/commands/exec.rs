@@ -122,7 +122,7 @@ pub fn run(root: &Path, a: Exec) -> anyhow::Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let relay = super::console::master(ours)?.map(super::relay::Relay::new).transpose()?;
+    let relay = super::console::relay(ours)?;
     super::forward::until_exit(proc_.pid, relay)
 }
 

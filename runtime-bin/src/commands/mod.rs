@@ -60,10 +60,6 @@ pub fn version() -> String {
         env!("CARGO_PKG_VERSION"),
         option_env!("BERTH_COMMIT").unwrap_or("unknown"),
         libcontainer::state::OCI_VERSION,
-        seccomp_version(),
+        libcontainer::features::libseccomp_version(),
     )
-}
-
-fn seccomp_version() -> String {
-    libcontainer::features::libseccomp_version()
 }

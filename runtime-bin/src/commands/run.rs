@@ -17,9 +17,9 @@ pub fn run(root: &Path, a: Run) -> anyhow::Result<i32> {
         };
     }
     forward::block()?;
-    let (mut c, master) = super::create::create(root, &a.id, &a.opts, false)?;
+    let (mut c, ours) = super::create::create(root, &a.id, &a.opts, false)?;
     // Raw mode and the pty's size before the program runs.
-    let relay = match master.map(super::relay::Relay::new).transpose() {
+    let relay = match super::console::relay(ours) {
         Ok(r) => r,
         Err(e) => {
             let _ = c.delete(true);
