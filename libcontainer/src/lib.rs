@@ -36,6 +36,7 @@ pub mod plan;
 pub mod process;
 pub mod protocol;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod signal;
 pub mod state;
 pub mod syserr;

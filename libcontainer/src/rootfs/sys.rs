@@ -41,7 +41,14 @@ struct MountAttr {
 
 /// Apply mount attributes recursively to the mount tree rooted at `fd`.
 pub fn mount_setattr_recursive(fd: impl AsFd, set: u64, clr: u64, what: &str) -> Result<(), SysError> {
+    mount_setattr(fd, true, set, clr, what)
+}
+
+/// `mount_setattr(2)` on the mount `fd` refers to (attached or detached), and with
+/// `recursive` on every mount below it.
+pub fn mount_setattr(fd: impl AsFd, recursive: bool, set: u64, clr: u64, what: &str) -> Result<(), SysError> {
     let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: the path is a valid NUL-terminated empty string, `attr` is a live
     // `struct mount_attr` and its exact size is passed; the fd is borrowed for the call.
     let r = unsafe {
@@ -49,16 +56,16 @@ pub fn mount_setattr_recursive(fd: impl AsFd, set: u64, clr: u64, what: &str) ->
             libc::SYS_mount_setattr,
             fd.as_fd().as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     if r < 0 {
         let e = nix::errno::Errno::last();
-        let err = SysError::new(format!("mount_setattr {what} (recursive)"), e);
+        let err = SysError::new(format!("mount_setattr {what}{}", if recursive { " (recursive)" } else { "" }), e);
         return Err(match e {
-            nix::errno::Errno::ENOSYS => err.hint("recursive mount options (rro, rnosuid, ...) need Linux 5.12"),
+            nix::errno::Errno::ENOSYS => err.hint("mount_setattr(2) needs Linux 5.12"),
             _ => err,
         });
     }

@@ -34,6 +34,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let root = cli.global.root;
     let Some(command) = cli.command else { anyhow::bail!("no command given (try --help)") };
+    if matches!(command, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        // The container's processes are clones of this one: never let them reach a
+        // writable host binary through /proc/<pid>/exe (CVE-2019-5736).
+        libcontainer::sealed_exe::ensure().map_err(|e| anyhow::anyhow!("seal berth's executable: {e}"))?;
+    }
     match command {
         Command::Create(a) => create::run(&root, a),
         Command::Start(a) => start::run(&root, a),
