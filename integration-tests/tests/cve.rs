@@ -251,3 +251,92 @@ fn cve_2019_5736_runtime_exe_racing_create() {
     t.delete_force().ok();
     t.assert_no_leftovers();
 }
+
+/// CVE-2021-30465 (runc): a mount destination inside a shared volume that a racing
+/// process swaps for a symlink (here to a host directory) must never be mounted outside
+/// the rootfs. A createContainer hook records the container's mount table before
+/// pivot_root (where a mount that escaped would still show), on every one of many runs
+/// while a host thread exchanges the directory and the symlink as fast as it can.
+#[test]
+fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut t = TestEnv::new("cve_30465");
+    let vol = t.dir.join("vol");
+    let outside = t.dir.join("outside");
+    fs::create_dir_all(vol.join("target")).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, vol.join("swap")).unwrap();
+    t.add_mount(serde_json::json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "rw"]}));
+    t.add_mount(serde_json::json!({"destination": "/vol/target", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
+    let record = t.shared.join("mountinfo");
+    t.config["hooks"]["createContainer"] = serde_json::json!([{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}; echo ==== >> {}", record.display(), record.display())],
+    }]);
+    t.args(&["/bin/true"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, a, b) = (stop.clone(), path_c(&vol.join("target")), path_c(&vol.join("swap")));
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: both paths are NUL-terminated strings that outlive the call.
+                let r = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+                if r != 0 {
+                    eprintln!("renameat2(RENAME_EXCHANGE): {}", std::io::Error::last_os_error());
+                    break;
+                }
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let outside_s = outside.display().to_string();
+    let (mut ok, mut failed) = (0, 0);
+    for i in 0..30 {
+        let _ = fs::remove_file(&record);
+        let o = t.run();
+        let table = fs::read_to_string(&record).unwrap_or_default();
+        if o.success() {
+            ok += 1;
+            // The tmpfs went on a directory inside the rootfs: `vol/target`, `vol/swap`
+            // when the racer renamed the directory after the runtime opened it, or the
+            // symlink's target taken inside the root.
+            let in_root = format!("{}/", t.rootfs.display());
+            let mounts = parse_mountinfo(&table);
+            let tmpfs: Vec<&MountInfo> = mounts.iter().filter(|m| m.fstype == "tmpfs" && m.has_super("size=64k")).collect();
+            assert!(
+                !tmpfs.is_empty() && tmpfs.iter().all(|m| m.mount_point.starts_with(&in_root)),
+                "run {i}: the volume's tmpfs is not inside the rootfs ({in_root}): {:?}\n{table}",
+                tmpfs.iter().map(|m| &m.mount_point).collect::<Vec<_>>()
+            );
+        } else {
+            failed += 1;
+            if i == 0 || failed == 1 {
+                eprintln!("a run that failed: {}", o.stderr_now());
+            }
+        }
+        for m in parse_mountinfo(&table) {
+            assert!(
+                !m.mount_point.starts_with(&outside_s),
+                "run {i}: a {} was mounted outside the rootfs, on {}",
+                m.fstype,
+                m.mount_point
+            );
+        }
+        t.delete_if_exists();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = racer.join().unwrap();
+    eprintln!("{ok} runs succeeded, {failed} failed cleanly, {swaps} swaps");
+    assert!(swaps > 100, "the racer barely ran ({swaps} swaps)");
+    assert!(fs::read_dir(&outside).unwrap().next().is_none(), "something was created in the host directory");
+    assert!(!host_mounts().iter().any(|m| m.mount_point.starts_with(&outside_s)), "a mount on the host directory");
+    t.assert_no_leftovers();
+}
+
+fn path_c(p: &std::path::Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
