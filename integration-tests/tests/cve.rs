@@ -340,3 +340,59 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
 fn path_c(p: &std::path::Path) -> std::ffi::CString {
     std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
 }
+
+/// CVE-2019-16884, CVE-2023-27561 (runc): an image whose `/proc` is a symlink (here to a
+/// fake procfs tree in the image) must not get procfs mounted through it, nor the writes
+/// meant for procfs (a sysctl; LSM labels, which this host has none of). Run several
+/// times: init fails early, and its error must reach the CLI every time (it was once lost
+/// in a race with the runtime's next message: "the container's init closed the connection").
+#[test]
+fn cve_2019_16884_symlinked_proc_in_the_image() {
+    for i in 0..5 {
+        let mut t = TestEnv::new(&format!("cve_16884_{i}"));
+        let fake = t.rootfs.join("fakeproc/sys/kernel");
+        fs::create_dir_all(&fake).unwrap();
+        fs::write(fake.join("domainname"), "fake\n").unwrap();
+        let _ = fs::remove_dir_all(t.rootfs.join("proc"));
+        std::os::unix::fs::symlink("/fakeproc", t.rootfs.join("proc")).unwrap();
+        t.config["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "berth-16884"});
+        t.args(&["/probe", "hostname"]);
+        let o = t.run();
+        assert_eq!(fs::read_to_string(fake.join("domainname")).unwrap(), "fake\n", "the fake procfs file was written");
+        if o.success() {
+            assert_eq!(o.facts().get("domainname"), "berth-16884", "the sysctl did not reach the real procfs");
+        } else if t.is_berth() {
+            let e = o.stderr_now();
+            assert!(e.contains("/proc") && e.contains("symlink"), "run {i}: the error does not say what was wrong: {e}");
+        }
+        t.delete_if_exists();
+        t.assert_no_leftovers();
+    }
+}
+
+/// CVE-2025-52881 (runc), CVE-2025-62596 (youki): writes meant for procfs (sysctls, LSM
+/// labels) redirected by mounts over procfs files. Here the config itself binds a file
+/// of the test's over `/proc/sys/kernel/domainname` (the deterministic form of the
+/// shared-mount race) and sets that sysctl: the runtime must write through a procfs of
+/// its own, so the file stays as it was and the container's real domainname is set.
+#[test]
+fn cve_2025_52881_procfs_writes_are_not_redirected() {
+    let mut t = TestEnv::new("cve_52881");
+    let decoy = t.dir.join("decoy-domainname");
+    fs::write(&decoy, "decoy\n").unwrap();
+    t.add_mount(serde_json::json!({
+        "destination": "/proc/sys/kernel/domainname", "type": "bind", "source": decoy, "options": ["bind", "rw"]
+    }));
+    t.config["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "berth-52881"});
+    t.args(&["/probe", "hostname"]);
+    let o = t.run();
+    assert_eq!(fs::read_to_string(&decoy).unwrap(), "decoy\n", "the sysctl was written into the file bound over procfs");
+    if o.success() {
+        assert_eq!(o.facts().get("domainname"), "berth-52881", "the sysctl did not reach the real procfs");
+    } else {
+        // runc refuses any mount inside /proc but a few; fine, if it says so.
+        assert!(o.stderr_now().contains("/proc"), "{}", o.stderr_now());
+        assert!(!t.is_berth(), "berth should run this container: {}", o.stderr_now());
+    }
+    t.assert_no_leftovers();
+}

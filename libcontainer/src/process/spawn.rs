@@ -150,8 +150,16 @@ fn recv(sock: &OwnedFd, pid: Pid) -> Result<Message, SpawnError> {
     }
 }
 
-fn send(sock: &OwnedFd, m: &Message) -> Result<(), SpawnError> {
-    send_msg(sock.as_fd(), m).map_err(SpawnError::Protocol)
+/// Send to `pid`'s end. If it is gone, what it said before leaving (its error, most
+/// often: init reports a failed step and exits without waiting for us) is the answer.
+fn send(sock: &OwnedFd, pid: Pid, m: &Message) -> Result<(), SpawnError> {
+    match send_msg(sock.as_fd(), m) {
+        Err(ProtocolError::Closed) => {
+            let said = recv(sock, pid)?;
+            Err(SpawnError::Protocol(ProtocolError::Unexpected { got: Box::new(said), expected: "an open connection" }))
+        }
+        r => r.map_err(SpawnError::Protocol),
+    }
 }
 
 fn drive(
@@ -173,12 +181,12 @@ fn drive(
         join(first)?;
     }
     let init = if two_step {
-        send(sock, &Message::Continue)?;
+        send(sock, first, &Message::Continue)?;
         loop {
             match recv(sock, first)? {
                 Message::MapUserNs => {
                     write_id_maps(first, &plan.uid_map, &plan.gid_map).map_err(rt("user namespace"))?;
-                    send(sock, &Message::Continue)?;
+                    send(sock, first, &Message::Continue)?;
                 }
                 Message::InitPid { pid } => break Pid::from_raw(pid),
                 m => {
@@ -208,11 +216,11 @@ fn drive(
             .op(|| format!("write {adj} to /proc/{init}/oom_score_adj"))
             .map_err(rt("oom_score_adj"))?;
     }
-    send(sock, &Message::Continue)?;
+    send(sock, init, &Message::Continue)?;
     if !two_step && !born_in_cgroup {
         join(init)?;
     }
-    send(sock, &Message::Joined { pid: init.as_raw() })?;
+    send(sock, init, &Message::Joined { pid: init.as_raw() })?;
     loop {
         match recv(sock, init)? {
             Message::RuntimeHooks => {
@@ -224,7 +232,7 @@ fn drive(
                 if let Some(h) = plan.hooks.create_runtime() {
                     run_hooks(HookKind::CreateRuntime, h, state.as_bytes())?;
                 }
-                send(sock, &Message::Continue)?;
+                send(sock, init, &Message::Continue)?;
             }
             Message::Ready => break,
             m => return Err(SpawnError::Protocol(ProtocolError::Unexpected { got: Box::new(m), expected: "Ready" })),
