@@ -96,3 +96,81 @@ fn concurrent_creates_of_one_id() {
     t.delete_force().ok();
     t.assert_no_leftovers();
 }
+
+/// A container whose init is killed from outside berth (SIGKILL to its pid, by the OOM
+/// killer or an operator): `state` says stopped, and a plain `delete` removes everything.
+/// Both for a created container (init waiting for start) and a running one.
+#[test]
+fn init_killed_behind_berths_back() {
+    for started in [false, true] {
+        let mut t = TestEnv::new(if started { "init_killed_running" } else { "init_killed_created" });
+        t.args(&["sleep", "100"]);
+        let pid = t.create_ok();
+        if started {
+            t.start().ok();
+            assert!(t.wait_status("running", Duration::from_secs(10)));
+        }
+        // SAFETY: kill(2) takes plain integers.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        assert!(t.wait_status("stopped", Duration::from_secs(10)), "state after init died: {}", t.state_out().stdout_now());
+        assert!(!t.start().success(), "a stopped container started");
+        t.delete().ok();
+        t.assert_no_leftovers();
+    }
+}
+
+/// `kill` and `delete --force` racing `start` (and each other), many times: no command
+/// hangs, each ends with a clear answer, and afterwards the container is either gone or
+/// in a state that a `delete --force` removes completely.
+#[test]
+fn kill_and_delete_racing_start() {
+    for i in 0..15u64 {
+        let mut t = TestEnv::new(&format!("race_start_{i}"));
+        t.args(&["sleep", "100"]);
+        t.create_ok();
+        let outs: Vec<(&str, Out)> = std::thread::scope(|s| {
+            let t = &t;
+            let go = Instant::now() + Duration::from_millis(50);
+            let at = move |extra_us: u64| {
+                std::thread::sleep(go.saturating_duration_since(Instant::now()) + Duration::from_micros(extra_us));
+            };
+            // Stagger the three differently each round so every order gets tried.
+            let (a, b, c) = ((i % 3) * 400, ((i + 1) % 3) * 400, ((i + 2) % 3) * 400);
+            let h1 = s.spawn(move || {
+                at(a);
+                ("start", t.start())
+            });
+            let h2 = s.spawn(move || {
+                at(b);
+                ("kill", t.kill(Some("KILL")))
+            });
+            let h3 = s.spawn(move || {
+                at(c);
+                ("delete --force", t.delete_force())
+            });
+            [h1, h2, h3].into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // (A command that hangs fails the test: every invocation has a time limit.)
+        let summary: Vec<String> = outs.iter().map(|(w, o)| format!("{w}: {}", if o.success() { "ok" } else { "refused" })).collect();
+        eprintln!("round {i}: {}", summary.join(", "));
+        for (what, o) in &outs {
+            if !o.success() && t.is_berth() {
+                let e = o.stderr_now();
+                assert!(
+                    ["does not exist", "not running", "stopped", "cannot start", "already"].iter().any(|w| e.contains(w)),
+                    "round {i}: {what} failed without a clear reason: {e}"
+                );
+            }
+        }
+        // Whatever happened, the state is readable or the container is gone.
+        let st = t.state_out();
+        if st.success() {
+            let v: serde_json::Value = serde_json::from_str(&st.stdout).expect("state is JSON");
+            assert!(["created", "running", "stopped"].contains(&v["status"].as_str().unwrap_or("")), "round {i}: {v}");
+        } else {
+            assert!(st.stderr_now().contains("does not exist"), "round {i}: {}", st.stderr_now());
+        }
+        t.delete_if_exists();
+        t.assert_no_leftovers();
+    }
+}
