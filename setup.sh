@@ -43,6 +43,12 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# ./test.sh's fuzz smoke runs the cargo fuzz targets (fuzz/run.sh).
+if ! command -v cargo-fuzz >/dev/null; then
+    echo "==> cargo install cargo-fuzz --locked"
+    cargo install cargo-fuzz --locked
+fi
+
 # A static berth (glibc's crt-static): no dynamic loader at each start, and about a
 # megabyte less resident memory per invocation. `cargo rustc` applies the flag to the
 # final link only (proc-macro crates can't be built with crt-static).

@@ -33,6 +33,18 @@ cargo build --workspace --all-targets
 status=0
 echo "==> cargo test --workspace --exclude integration-tests (unit tests)"
 cargo test --workspace --exclude integration-tests --no-fail-fast "$@" || status=$?
+# The fuzz smoke: each cargo fuzz target (fuzz/fuzz_targets/) for a few seconds from
+# the corpora kept in fuzz/corpus/ (BERTH_FUZZ_SECS each, default 15; 0 turns it off).
+fuzz_secs="${BERTH_FUZZ_SECS:-15}"
+if [ "$fuzz_secs" = 0 ]; then
+    echo "SKIPPED fuzz smoke (fuzz/run.sh): turned off with BERTH_FUZZ_SECS=0" | tee -a "$skipped" >&2
+elif ! command -v cargo-fuzz >/dev/null; then
+    echo "SKIPPED fuzz smoke (fuzz/run.sh): cargo-fuzz is not installed (cargo install cargo-fuzz --locked)" | tee -a "$skipped" >&2
+else
+    echo "==> fuzz/run.sh $fuzz_secs (fuzz smoke: every target, ${fuzz_secs}s each)"
+    ./fuzz/run.sh "$fuzz_secs" || status=$?
+fi
+
 echo "==> cargo test -p integration-tests (integration tests)"
 cargo test -p integration-tests --no-fail-fast "$@" || status=$?
 
