@@ -396,3 +396,56 @@ fn cve_2025_52881_procfs_writes_are_not_redirected() {
     }
     t.assert_no_leftovers();
 }
+
+/// CVE-2019-18837 (crun): symlinks in the image — `/etc -> /`, and `/var/run` climbing
+/// out with `../` to a host directory (one of the test's) — must not redirect mounts or
+/// masked paths outside the rootfs: each lands inside it (symlinks resolved in the root).
+/// A createContainer hook records the mount table before pivot_root, where a mount that
+/// escaped would show. (Devices through a symlinked `/dev`: CVE-2026-41579 below.)
+#[test]
+fn cve_2019_18837_image_symlinks_do_not_redirect_out_of_the_rootfs() {
+    let mut t = TestEnv::new("cve_18837");
+    let host_dir = t.dir.join("host-dir");
+    fs::create_dir_all(&host_dir).unwrap();
+    let up = "../".repeat(t.rootfs.components().count() + 2);
+    let _ = fs::remove_dir_all(t.rootfs.join("var/run"));
+    fs::create_dir_all(t.rootfs.join("var")).unwrap();
+    let climb = format!("{up}{}", host_dir.strip_prefix("/").unwrap().display());
+    std::os::unix::fs::symlink(&climb, t.rootfs.join("var/run")).unwrap();
+    // The same path inside the rootfs, where the climb must end (a dangling link would be
+    // refused: pathrs, like runc's securejoin, does not create through one).
+    let clamped = t.rootfs.join(host_dir.strip_prefix("/").unwrap());
+    fs::create_dir_all(&clamped).unwrap();
+    fs::remove_dir_all(t.rootfs.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/", t.rootfs.join("etc")).unwrap();
+    fs::write(t.rootfs.join("secret"), "secret\n").unwrap();
+    fs::write(t.shared.join("bound"), "bound\n").unwrap();
+    t.add_mount(serde_json::json!({"destination": "/var/run/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
+    t.add_mount(serde_json::json!({"destination": "/etc/bound", "type": "bind", "source": t.shared.join("bound"), "options": ["bind", "ro"]}));
+    t.config["linux"]["maskedPaths"].as_array_mut().unwrap().push("/etc/secret".into());
+    let record = t.shared.join("mountinfo");
+    t.config["hooks"]["createContainer"] =
+        serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}", record.display())]}]);
+    t.args(&["/probe", "read", "/etc/secret", "/etc/bound"]);
+    let o = t.run();
+    let created: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(created.is_empty(), "the runtime created {created:?} in the host directory");
+    let host_dir_s = host_dir.display().to_string();
+    for m in parse_mountinfo(&fs::read_to_string(&record).unwrap_or_default()) {
+        assert!(!m.mount_point.starts_with(&host_dir_s), "a {} was mounted outside the rootfs, on {}", m.fstype, m.mount_point);
+    }
+    if o.success() {
+        let tmpfs_at = clamped.join("tmp").display().to_string();
+        let table = fs::read_to_string(&record).unwrap_or_default();
+        assert!(
+            parse_mountinfo(&table).iter().any(|m| m.fstype == "tmpfs" && m.has_super("size=64k") && m.mount_point == tmpfs_at),
+            "the tmpfs for /var/run/tmp is not on {tmpfs_at}:\n{table}"
+        );
+        let f = o.facts();
+        assert_eq!(f.get("read:/etc/secret"), "ok len=0", "the masked path (through /etc -> /) is not masked: {:?}", f.0);
+        assert_eq!(f.get("read:/etc/bound"), "ok len=6", "{:?}", f.0);
+    } else if t.is_berth() {
+        panic!("berth should run this container, keeping everything inside the rootfs: {}", o.stderr_now());
+    }
+    t.assert_no_leftovers();
+}
