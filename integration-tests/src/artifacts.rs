@@ -38,6 +38,16 @@ pub fn runtime_bin() -> PathBuf {
 /// The busybox used for container root filesystems and host-side hooks.
 pub const BUSYBOX: &str = "/usr/bin/busybox";
 
+/// How many rounds a repeated test makes: `host` on the host, `vm` in the emulated
+/// cgroup-v2 VM tier (`BERTH_IT_TIER` set), where each round costs ten times more.
+pub fn rounds(host: usize, vm: usize) -> usize {
+    if std::env::var_os("BERTH_IT_TIER").is_some() {
+        vm
+    } else {
+        host
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Skips
 // ---------------------------------------------------------------------------

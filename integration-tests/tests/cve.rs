@@ -295,7 +295,7 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
     };
     let outside_s = outside.display().to_string();
     let (mut ok, mut failed) = (0, 0);
-    for i in 0..30 {
+    for i in 0..rounds(30, 10) {
         let _ = fs::remove_file(&record);
         let o = t.run();
         let table = fs::read_to_string(&record).unwrap_or_default();

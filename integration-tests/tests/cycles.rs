@@ -6,8 +6,7 @@ use integration_tests::*;
 use std::collections::BTreeSet;
 
 fn cycles() -> usize {
-    let default = if std::env::var_os("BERTH_IT_TIER").is_some() { 30 } else { 200 };
-    std::env::var("BERTH_IT_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("BERTH_IT_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds(200, 30))
 }
 
 fn host_mount_points() -> BTreeSet<String> {

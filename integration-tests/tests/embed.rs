@@ -26,10 +26,7 @@ fn threads() -> usize {
 fn main() {
     // As the library's docs ask of an embedder: never let a container reach our binary.
     libcontainer::sealed_exe::ensure().expect("re-execute from a sealed copy");
-    let n: usize = std::env::var("BERTH_IT_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if std::env::var_os("BERTH_IT_TIER").is_some() { 10 } else { 50 });
+    let n: usize = std::env::var("BERTH_IT_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds(50, 10));
     let mut t = TestEnv::new("embed");
     t.mount_shared();
     t.sh("/probe fds > /shared/fds; exit 3");

@@ -124,7 +124,7 @@ fn init_killed_behind_berths_back() {
 /// in a state that a `delete --force` removes completely.
 #[test]
 fn kill_and_delete_racing_start() {
-    for i in 0..15u64 {
+    for i in 0..rounds(15, 6) as u64 {
         let mut t = TestEnv::new(&format!("race_start_{i}"));
         t.args(&["sleep", "100"]);
         t.create_ok();
