@@ -23,7 +23,10 @@
 //!
 //! The process that calls [`ContainerBuilder::create`] must be single-threaded: the
 //! container's init is a clone of it (no re-exec), and a clone of a multithreaded process
-//! may inherit a lock another thread held.
+//! may inherit a lock another thread held. For the same reason, until their last
+//! `execve` the container's processes run the caller's own binary: call
+//! [`sealed_exe::ensure`] first thing in `main`, so that nothing in a container can write
+//! that binary through `/proc/<pid>/exe` (CVE-2019-5736).
 
 pub mod cgroups;
 pub mod container;
