@@ -34,7 +34,7 @@ pub struct Persisted {
     pub rootfs: PathBuf,
     /// Init's pid; None while creating, before clone.
     pub pid: Option<i32>,
-    /// Init's start time in clock ticks (field 22 of /proc/<pid>/stat), against pid reuse.
+    /// Init's start time in clock ticks (field 22 of `/proc/<pid>/stat`), against pid reuse.
     pub pid_start_time: Option<u64>,
     pub created: String,
     /// The config's `ociVersion`, reported back in the state (as runc does).
