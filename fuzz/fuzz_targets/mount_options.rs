@@ -11,8 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let opts: Vec<String> = text.split(['\n', '\0']).map(str::to_string).collect();
     if let Ok(parsed) = parse(&opts) {
         assert!((parsed.flags & parsed.cleared).is_empty(), "{opts:?}: a flag both set and cleared: {parsed:?}");
-        let unknown: Vec<&str> =
-            opts.iter().map(String::as_str).filter(|w| parse(&[w.to_string()]).map(|p| !p.data.is_empty()).unwrap_or(false)).collect();
+        let unknown: Vec<&str> = opts
+            .iter()
+            .map(String::as_str)
+            .filter(|w| parse(&[w.to_string()]).map(|p| !p.data.is_empty()).unwrap_or(false))
+            .collect();
         assert_eq!(parsed.data, unknown.join(","), "{opts:?}");
     }
 });

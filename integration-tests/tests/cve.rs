@@ -268,7 +268,9 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
     fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, vol.join("swap")).unwrap();
     t.add_mount(serde_json::json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "rw"]}));
-    t.add_mount(serde_json::json!({"destination": "/vol/target", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
+    t.add_mount(
+        serde_json::json!({"destination": "/vol/target", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}),
+    );
     let record = t.shared.join("mountinfo");
     t.config["hooks"]["createContainer"] = serde_json::json!([{
         "path": "/bin/sh",
@@ -283,7 +285,9 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
             let mut swaps = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // SAFETY: both paths are NUL-terminated strings that outlive the call.
-                let r = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+                let r = unsafe {
+                    libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE)
+                };
                 if r != 0 {
                     eprintln!("renameat2(RENAME_EXCHANGE): {}", std::io::Error::last_os_error());
                     break;
@@ -306,7 +310,8 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
             // symlink's target taken inside the root.
             let in_root = format!("{}/", t.rootfs.display());
             let mounts = parse_mountinfo(&table);
-            let tmpfs: Vec<&MountInfo> = mounts.iter().filter(|m| m.fstype == "tmpfs" && m.has_super("size=64k")).collect();
+            let tmpfs: Vec<&MountInfo> =
+                mounts.iter().filter(|m| m.fstype == "tmpfs" && m.has_super("size=64k")).collect();
             assert!(
                 !tmpfs.is_empty() && tmpfs.iter().all(|m| m.mount_point.starts_with(&in_root)),
                 "run {i}: the volume's tmpfs is not inside the rootfs ({in_root}): {:?}\n{table}",
@@ -363,7 +368,10 @@ fn cve_2019_16884_symlinked_proc_in_the_image() {
             assert_eq!(o.facts().get("domainname"), "berth-16884", "the sysctl did not reach the real procfs");
         } else if t.is_berth() {
             let e = o.stderr_now();
-            assert!(e.contains("/proc") && e.contains("symlink"), "run {i}: the error does not say what was wrong: {e}");
+            assert!(
+                e.contains("/proc") && e.contains("symlink"),
+                "run {i}: the error does not say what was wrong: {e}"
+            );
         }
         t.delete_if_exists();
         t.assert_no_leftovers();
@@ -386,7 +394,11 @@ fn cve_2025_52881_procfs_writes_are_not_redirected() {
     t.config["linux"]["sysctl"] = serde_json::json!({"kernel.domainname": "berth-52881"});
     t.args(&["/probe", "hostname"]);
     let o = t.run();
-    assert_eq!(fs::read_to_string(&decoy).unwrap(), "decoy\n", "the sysctl was written into the file bound over procfs");
+    assert_eq!(
+        fs::read_to_string(&decoy).unwrap(),
+        "decoy\n",
+        "the sysctl was written into the file bound over procfs"
+    );
     if o.success() {
         assert_eq!(o.facts().get("domainname"), "berth-52881", "the sysctl did not reach the real procfs");
     } else {
@@ -420,29 +432,42 @@ fn cve_2019_18837_image_symlinks_do_not_redirect_out_of_the_rootfs() {
     std::os::unix::fs::symlink("/", t.rootfs.join("etc")).unwrap();
     fs::write(t.rootfs.join("secret"), "secret\n").unwrap();
     fs::write(t.shared.join("bound"), "bound\n").unwrap();
-    t.add_mount(serde_json::json!({"destination": "/var/run/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}));
+    t.add_mount(
+        serde_json::json!({"destination": "/var/run/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}),
+    );
     t.add_mount(serde_json::json!({"destination": "/etc/bound", "type": "bind", "source": t.shared.join("bound"), "options": ["bind", "ro"]}));
     t.config["linux"]["maskedPaths"].as_array_mut().unwrap().push("/etc/secret".into());
     let record = t.shared.join("mountinfo");
-    t.config["hooks"]["createContainer"] =
-        serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}", record.display())]}]);
+    t.config["hooks"]["createContainer"] = serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}", record.display())]}]);
     t.args(&["/probe", "read", "/etc/secret", "/etc/bound"]);
     let o = t.run();
     let created: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(created.is_empty(), "the runtime created {created:?} in the host directory");
     let host_dir_s = host_dir.display().to_string();
     for m in parse_mountinfo(&fs::read_to_string(&record).unwrap_or_default()) {
-        assert!(!m.mount_point.starts_with(&host_dir_s), "a {} was mounted outside the rootfs, on {}", m.fstype, m.mount_point);
+        assert!(
+            !m.mount_point.starts_with(&host_dir_s),
+            "a {} was mounted outside the rootfs, on {}",
+            m.fstype,
+            m.mount_point
+        );
     }
     if o.success() {
         let tmpfs_at = clamped.join("tmp").display().to_string();
         let table = fs::read_to_string(&record).unwrap_or_default();
         assert!(
-            parse_mountinfo(&table).iter().any(|m| m.fstype == "tmpfs" && m.has_super("size=64k") && m.mount_point == tmpfs_at),
+            parse_mountinfo(&table)
+                .iter()
+                .any(|m| m.fstype == "tmpfs" && m.has_super("size=64k") && m.mount_point == tmpfs_at),
             "the tmpfs for /var/run/tmp is not on {tmpfs_at}:\n{table}"
         );
         let f = o.facts();
-        assert_eq!(f.get("read:/etc/secret"), "ok len=0", "the masked path (through /etc -> /) is not masked: {:?}", f.0);
+        assert_eq!(
+            f.get("read:/etc/secret"),
+            "ok len=0",
+            "the masked path (through /etc -> /) is not masked: {:?}",
+            f.0
+        );
         assert_eq!(f.get("read:/etc/bound"), "ok len=6", "{:?}", f.0);
     } else if t.is_berth() {
         panic!("berth should run this container, keeping everything inside the rootfs: {}", o.stderr_now());

@@ -13,7 +13,9 @@ fn fds() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir("/proc/self/fd")
         .unwrap()
         .flatten()
-        .map(|e| format!("{} -> {}", e.file_name().to_string_lossy(), fs::read_link(e.path()).unwrap_or_default().display()))
+        .map(|e| {
+            format!("{} -> {}", e.file_name().to_string_lossy(), fs::read_link(e.path()).unwrap_or_default().display())
+        })
         .collect();
     v.sort();
     v
@@ -58,6 +60,9 @@ fn main() {
     let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
     assert!(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD), "a child is left ({r})");
     t.assert_no_leftovers();
-    println!("embed: {n} in-process lifecycles, {} descriptors before and after, no child or thread left", before.len());
+    println!(
+        "embed: {n} in-process lifecycles, {} descriptors before and after, no child or thread left",
+        before.len()
+    );
     println!("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out");
 }

@@ -112,7 +112,11 @@ fn init_killed_behind_berths_back() {
         }
         // SAFETY: kill(2) takes plain integers.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-        assert!(t.wait_status("stopped", Duration::from_secs(10)), "state after init died: {}", t.state_out().stdout_now());
+        assert!(
+            t.wait_status("stopped", Duration::from_secs(10)),
+            "state after init died: {}",
+            t.state_out().stdout_now()
+        );
         assert!(!t.start().success(), "a stopped container started");
         t.delete().ok();
         t.assert_no_leftovers();
@@ -151,13 +155,16 @@ fn kill_and_delete_racing_start() {
             [h1, h2, h3].into_iter().map(|h| h.join().unwrap()).collect()
         });
         // (A command that hangs fails the test: every invocation has a time limit.)
-        let summary: Vec<String> = outs.iter().map(|(w, o)| format!("{w}: {}", if o.success() { "ok" } else { "refused" })).collect();
+        let summary: Vec<String> =
+            outs.iter().map(|(w, o)| format!("{w}: {}", if o.success() { "ok" } else { "refused" })).collect();
         eprintln!("round {i}: {}", summary.join(", "));
         for (what, o) in &outs {
             if !o.success() && t.is_berth() {
                 let e = o.stderr_now();
                 assert!(
-                    ["does not exist", "not running", "stopped", "cannot start", "already"].iter().any(|w| e.contains(w)),
+                    ["does not exist", "not running", "stopped", "cannot start", "already"]
+                        .iter()
+                        .any(|w| e.contains(w)),
                     "round {i}: {what} failed without a clear reason: {e}"
                 );
             }

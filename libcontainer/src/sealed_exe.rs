@@ -87,7 +87,9 @@ pub fn ensure() -> Result<(), SysError> {
 
 fn to_cstrings(items: impl Iterator<Item = OsString>) -> Result<Vec<CString>, SysError> {
     items
-        .map(|s| CString::new(s.into_vec()).map_err(|_| SysError::new("argument with a NUL byte", nix::errno::Errno::EINVAL)))
+        .map(|s| {
+            CString::new(s.into_vec()).map_err(|_| SysError::new("argument with a NUL byte", nix::errno::Errno::EINVAL))
+        })
         .collect()
 }
 
@@ -121,7 +123,10 @@ fn memfd_copy(mut exe: File) -> Result<OwnedFd, SysError> {
         .op(|| "memfd_create for a copy of the runtime".into())?;
     let mut copy = File::from(fd);
     std::io::copy(&mut exe, &mut copy).map_err(|e| {
-        SysError::new("copy the runtime into a memfd", nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        SysError::new(
+            "copy the runtime into a memfd",
+            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
     })?;
     fcntl(&copy, FcntlArg::F_ADD_SEALS(memfd_seals())).op(|| "seal the runtime's memfd copy".into())?;
     Ok(OwnedFd::from(copy))

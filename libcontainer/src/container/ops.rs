@@ -25,14 +25,23 @@ impl Container {
             .map_err(Error::sys("start"))?;
         let path = Container::start_socket_path(&self.dir);
         let addr = UnixAddr::new(&path).op(|| format!("socket address {path:?}")).map_err(Error::sys("start"))?;
-        let connected = connect(sock.as_raw_fd(), &addr).op(|| format!("connect to {:?}", self.dir.path.join(START_SOCKET)));
+        let connected =
+            connect(sock.as_raw_fd(), &addr).op(|| format!("connect to {:?}", self.dir.path.join(START_SOCKET)));
         if let Err(e) = connected {
             // Init died since the check above (killed, say): say so, not ECONNREFUSED.
-            return Err(if self.status() != Status::Created { self.bad_status("start", "") } else { Error::sys("start")(e) });
+            return Err(if self.status() != Status::Created {
+                self.bad_status("start", "")
+            } else {
+                Error::sys("start")(e)
+            });
         }
         let state = self.hook_state(Status::Created);
         if let Err(e) = send_msg(sock.as_fd(), &Message::Start { state }) {
-            return Err(if self.status() != Status::Created { self.bad_status("start", "") } else { protocol("start", e) });
+            return Err(if self.status() != Status::Created {
+                self.bad_status("start", "")
+            } else {
+                protocol("start", e)
+            });
         }
         match recv_msg(sock.as_fd()) {
             // exec closed init's end: the program runs.
