@@ -122,32 +122,50 @@ fn cve_2026_41579_dev_symlink_to_a_host_directory() {
 
 /// CVE-2025-31133 (runc), CVE-2025-62161 (youki): maskedPaths bind `/dev/null`; an image
 /// whose `/dev/null` is a symlink to a procfs file must not get that file bound over the
-/// masked paths. The target here is harmless (the container's own UTS domainname).
+/// masked paths, where the container could write it. On the host the target is harmless
+/// (the container's own UTS domainname); in the throwaway cgroup-v2 VM it is the real
+/// one, the VM's `/proc/sys/kernel/core_pattern`. The container writes every masked path
+/// it can; the target must be unchanged.
 #[test]
 fn cve_2025_31133_dev_null_symlink_is_not_bound() {
+    let in_vm = std::env::var_os("BERTH_IT_TIER").is_some();
+    let target = if in_vm { "/proc/sys/kernel/core_pattern" } else { "/proc/sys/kernel/domainname" };
     let mut t = TestEnv::new("cve_31133");
     t.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev");
     fs::create_dir_all(t.rootfs.join("dev/pts")).unwrap();
     fs::create_dir_all(t.rootfs.join("dev/shm")).unwrap();
     fs::create_dir_all(t.rootfs.join("dev/mqueue")).unwrap();
     let _ = fs::remove_file(t.rootfs.join("dev/null"));
-    std::os::unix::fs::symlink("/proc/sys/kernel/domainname", t.rootfs.join("dev/null")).unwrap();
+    std::os::unix::fs::symlink(target, t.rootfs.join("dev/null")).unwrap();
+    let core_before = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     t.mount_shared();
     t.sh("touch /shared/ready; exec sleep 1000");
     let o = t.create();
     if o.success() {
         t.start().ok();
         wait_for_path(&t.shared.join("ready"), T);
-        // Whatever the runtime did, a masked path must not be the procfs file.
+        // Whatever the runtime did, writing the masked paths changes nothing...
+        let masked: Vec<String> =
+            t.config["linux"]["maskedPaths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+        let script = format!("for p in {}; do echo berth-31133 > $p; done 2>/dev/null; /probe hostname", masked.join(" "));
+        let o = t.rt.cmd(&["exec", &t.id, "sh", "-c", &script]);
         let pid = t.state()["pid"].as_i64().unwrap_or(0) as i32;
-        for m in mountinfo_of(pid) {
-            assert!(!(m.fstype == "proc" && m.root.contains("domainname")), "procfs file bound on {}", m.mount_point);
-        }
+        let leaf = target.rsplit('/').next().unwrap();
+        let bound: Vec<String> =
+            mountinfo_of(pid).into_iter().filter(|m| m.fstype == "proc" && m.root.contains(leaf)).map(|m| m.mount_point).collect();
         t.delete_force().ok();
+        assert_ne!(o.facts().get("domainname"), "berth-31133", "a masked path wrote the container's domainname");
+        // ...and no masked path is the procfs file.
+        assert!(bound.is_empty(), "{target} bound on {bound:?}");
     } else if t.is_berth() {
         // berth made /dev/null the null device itself (the default devices replace what
         // the image had), or refused with a reason.
         assert!(o.stderr_now().contains("null"), "{}", o.stderr_now());
+    }
+    let core_after = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    if core_after != core_before {
+        let _ = fs::write("/proc/sys/kernel/core_pattern", core_before.trim_end());
+        panic!("the container rewrote the core pattern: {core_after:?} (restored to {core_before:?})");
     }
     t.assert_no_leftovers();
 }
