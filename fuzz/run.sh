@@ -15,7 +15,13 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(protocol mount_options cli config)
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2; exit 1; }
 export RUSTC_BOOTSTRAP=1
-cargo fuzz build -s none
+buildlog="$(mktemp)"
+if ! cargo fuzz build -s none >"$buildlog" 2>&1; then
+    cat "$buildlog" >&2
+    echo "fuzz: cargo fuzz build failed" >&2
+    exit 1
+fi
+rm -f "$buildlog"
 fail=0
 for t in "${targets[@]}"; do
     if [ "${FUZZ_GROW:-0}" = 1 ]; then
