@@ -145,14 +145,22 @@ fn cve_2025_31133_dev_null_symlink_is_not_bound() {
         t.start().ok();
         wait_for_path(&t.shared.join("ready"), T);
         // Whatever the runtime did, writing the masked paths changes nothing...
-        let masked: Vec<String> =
-            t.config["linux"]["maskedPaths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
-        let script = format!("for p in {}; do echo berth-31133 > $p; done 2>/dev/null; /probe hostname", masked.join(" "));
+        let masked: Vec<String> = t.config["linux"]["maskedPaths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        let script =
+            format!("for p in {}; do echo berth-31133 > $p; done 2>/dev/null; /probe hostname", masked.join(" "));
         let o = t.rt.cmd(&["exec", &t.id, "sh", "-c", &script]);
         let pid = t.state()["pid"].as_i64().unwrap_or(0) as i32;
         let leaf = target.rsplit('/').next().unwrap();
-        let bound: Vec<String> =
-            mountinfo_of(pid).into_iter().filter(|m| m.fstype == "proc" && m.root.contains(leaf)).map(|m| m.mount_point).collect();
+        let bound: Vec<String> = mountinfo_of(pid)
+            .into_iter()
+            .filter(|m| m.fstype == "proc" && m.root.contains(leaf))
+            .map(|m| m.mount_point)
+            .collect();
         t.delete_force().ok();
         assert_ne!(o.facts().get("domainname"), "berth-31133", "a masked path wrote the container's domainname");
         // ...and no masked path is the procfs file.

@@ -25,24 +25,14 @@ impl Container {
             .map_err(Error::sys("start"))?;
         let path = Container::start_socket_path(&self.dir);
         let addr = UnixAddr::new(&path).op(|| format!("socket address {path:?}")).map_err(Error::sys("start"))?;
-        let connected =
-            connect(sock.as_raw_fd(), &addr).op(|| format!("connect to {:?}", self.dir.path.join(START_SOCKET)));
-        if let Err(e) = connected {
-            // Init died since the check above (killed, say): say so, not ECONNREFUSED.
-            return Err(if self.status() != Status::Created {
-                self.bad_status("start", "")
-            } else {
-                Error::sys("start")(e)
-            });
-        }
+        // Init may have died since the check above (killed, say): then say so, rather
+        // than ECONNREFUSED or EPIPE.
+        let stopped_or = |e: Error| if self.status() != Status::Created { self.bad_status("start", "") } else { e };
+        connect(sock.as_raw_fd(), &addr)
+            .op(|| format!("connect to {:?}", self.dir.path.join(START_SOCKET)))
+            .map_err(|e| stopped_or(Error::sys("start")(e)))?;
         let state = self.hook_state(Status::Created);
-        if let Err(e) = send_msg(sock.as_fd(), &Message::Start { state }) {
-            return Err(if self.status() != Status::Created {
-                self.bad_status("start", "")
-            } else {
-                protocol("start", e)
-            });
-        }
+        send_msg(sock.as_fd(), &Message::Start { state }).map_err(|e| stopped_or(protocol("start", e)))?;
         match recv_msg(sock.as_fd()) {
             // exec closed init's end: the program runs.
             Err(ProtocolError::Closed) => {}
