@@ -43,6 +43,8 @@ pub mod sealed_exe;
 pub mod signal;
 pub mod state;
 pub mod syserr;
+#[cfg(test)]
+mod test_rng;
 pub mod time;
 pub mod tty;
 

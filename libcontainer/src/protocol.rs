@@ -218,13 +218,7 @@ mod tests {
     /// spliced, must decode or fail cleanly; whatever decodes must re-encode.
     #[test]
     fn decoder_survives_random_and_mutated_input() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let seeds: Vec<Vec<u8>> = [
             Message::Continue,
             Message::Joined { pid: 7 },

@@ -341,13 +341,7 @@ mod tests {
     /// parse or fail with an error, never panic.
     #[test]
     fn random_option_lists_never_panic() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let extra = ["", "idmap", "ridmap", "mode=", "size=1k", "=", ",", "r", "\0", "rro,rw", "é"];
         for _ in 0..20_000 {
             let words: Vec<String> = (0..next() % 8)

@@ -65,6 +65,9 @@ pub fn mount_setattr(fd: impl AsFd, recursive: bool, set: u64, clr: u64, what: &
         let e = nix::errno::Errno::last();
         let err = SysError::new(format!("mount_setattr {what}{}", if recursive { " (recursive)" } else { "" }), e);
         return Err(match e {
+            nix::errno::Errno::ENOSYS if recursive => {
+                err.hint("recursive mount options (rro, rnosuid, ...) need Linux 5.12")
+            }
             nix::errno::Errno::ENOSYS => err.hint("mount_setattr(2) needs Linux 5.12"),
             _ => err,
         });
