@@ -14,24 +14,25 @@ mod cli;
 #[path = "../../runtime-bin/src/parse.rs"]
 mod parse;
 
+/// Whatever `parse_user` accepts is digits and ':' only.
+fn check_user(u: &str) {
+    if parse::parse_user(u).is_ok() {
+        assert!(u.bytes().all(|b| b.is_ascii_digit() || b == b':'), "--user {u:?} accepted");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let words: Vec<&str> = text.split(['\n', '\0']).collect();
     let argv = std::iter::once("berth").chain(words.iter().copied());
     if let Ok(cli::Cli { command: Some(cli::Command::Exec(e)), .. }) = cli::Cli::try_parse_from(argv) {
         if let Some(u) = &e.user {
-            if parse::parse_user(u).is_ok() {
-                assert!(u.bytes().all(|b| b.is_ascii_digit() || b == b':'), "--user {u:?} accepted");
-            }
+            check_user(u);
         }
         if let Ok(m) = parse::parse_sub_cgroups(&e.cgroup) {
             assert!(m.keys().all(|k| !k.contains(',') && !k.contains(':')), "--cgroup {:?} -> {m:?}", e.cgroup);
         }
     }
     // The --user parser on its own, on every word.
-    for w in &words {
-        if parse::parse_user(w).is_ok() {
-            assert!(w.bytes().all(|b| b.is_ascii_digit() || b == b':'), "{w:?} accepted");
-        }
-    }
+    words.iter().for_each(|w| check_user(w));
 });

@@ -197,9 +197,7 @@ fn runtime_copy(t: &mut TestEnv) -> (std::path::PathBuf, Vec<u8>) {
 /// runtime process is open to it) that holds every foreign `/proc/<pid>/exe` it sees
 /// until `/shared/stop` exists, then tries to write through them. Returns once it runs.
 fn start_exe_grabber(t: &mut TestEnv) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::write(t.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
-    fs::set_permissions(t.rootfs.join("evil"), fs::Permissions::from_mode(0o755)).unwrap();
+    write_evil_script(t);
     for set in ["bounding", "effective", "permitted"] {
         t.config["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_PTRACE".into());
     }
@@ -208,6 +206,13 @@ fn start_exe_grabber(t: &mut TestEnv) {
     t.create_ok();
     t.start().ok();
     wait_for_path(&t.shared.join("ready"), T);
+}
+
+/// `/evil` in `t`'s image: a script whose interpreter is `/proc/self/exe`.
+fn write_evil_script(t: &TestEnv) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(t.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(t.rootfs.join("evil"), fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Whether the grabber holds a runtime executable already.
@@ -263,8 +268,7 @@ fn cve_2019_5736_runtime_exe_racing_create() {
     start_exe_grabber(&mut t);
     let pid = t.pid();
     let mut b = t.sibling("evil");
-    fs::write(b.rootfs.join("evil"), "#!/proc/self/exe\n").unwrap();
-    fs::set_permissions(b.rootfs.join("evil"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_evil_script(&b);
     b.set_namespace("pid", Some(&format!("/proc/{pid}/ns/pid")));
     b.args(&["/evil"]);
     b.create_ok();
@@ -297,11 +301,7 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
     t.add_mount(
         serde_json::json!({"destination": "/vol/target", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}),
     );
-    let record = t.shared.join("mountinfo");
-    t.config["hooks"]["createContainer"] = serde_json::json!([{
-        "path": "/bin/sh",
-        "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}; echo ==== >> {}", record.display(), record.display())],
-    }]);
+    let record = record_mounts_before_pivot(&mut t);
     t.args(&["/bin/true"]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -349,14 +349,7 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
                 eprintln!("a run that failed: {}", o.stderr_now());
             }
         }
-        for m in parse_mountinfo(&table) {
-            assert!(
-                !m.mount_point.starts_with(&outside_s),
-                "run {i}: a {} was mounted outside the rootfs, on {}",
-                m.fstype,
-                m.mount_point
-            );
-        }
+        assert_nothing_mounted_under(&table, &outside, &format!("run {i}"));
         t.delete_if_exists();
     }
     stop.store(true, Ordering::Relaxed);
@@ -366,6 +359,31 @@ fn cve_2021_30465_mount_destination_swapped_for_a_symlink() {
     assert!(fs::read_dir(&outside).unwrap().next().is_none(), "something was created in the host directory");
     assert!(!host_mounts().iter().any(|m| m.mount_point.starts_with(&outside_s)), "a mount on the host directory");
     t.assert_no_leftovers();
+}
+
+/// A createContainer hook that writes the container's mount table, as it is before
+/// pivot_root (where a mount that escaped the rootfs would still show), to the file
+/// returned.
+fn record_mounts_before_pivot(t: &mut TestEnv) -> std::path::PathBuf {
+    let record = t.shared.join("mountinfo");
+    t.config["hooks"]["createContainer"] = serde_json::json!([{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}", record.display())],
+    }]);
+    record
+}
+
+/// No mount of the recorded `table` is on `dir` or below it.
+fn assert_nothing_mounted_under(table: &str, dir: &std::path::Path, when: &str) {
+    let dir = dir.display().to_string();
+    for m in parse_mountinfo(table) {
+        assert!(
+            !m.mount_point.starts_with(&dir),
+            "{when}: a {} was mounted outside the rootfs, on {}",
+            m.fstype,
+            m.mount_point
+        );
+    }
 }
 
 fn path_c(p: &std::path::Path) -> std::ffi::CString {
@@ -463,24 +481,15 @@ fn cve_2019_18837_image_symlinks_do_not_redirect_out_of_the_rootfs() {
     );
     t.add_mount(serde_json::json!({"destination": "/etc/bound", "type": "bind", "source": t.shared.join("bound"), "options": ["bind", "ro"]}));
     t.config["linux"]["maskedPaths"].as_array_mut().unwrap().push("/etc/secret".into());
-    let record = t.shared.join("mountinfo");
-    t.config["hooks"]["createContainer"] = serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat /proc/self/mountinfo > {}", record.display())]}]);
+    let record = record_mounts_before_pivot(&mut t);
     t.args(&["/probe", "read", "/etc/secret", "/etc/bound"]);
     let o = t.run();
     let created: Vec<_> = fs::read_dir(&host_dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(created.is_empty(), "the runtime created {created:?} in the host directory");
-    let host_dir_s = host_dir.display().to_string();
-    for m in parse_mountinfo(&fs::read_to_string(&record).unwrap_or_default()) {
-        assert!(
-            !m.mount_point.starts_with(&host_dir_s),
-            "a {} was mounted outside the rootfs, on {}",
-            m.fstype,
-            m.mount_point
-        );
-    }
+    let table = fs::read_to_string(&record).unwrap_or_default();
+    assert_nothing_mounted_under(&table, &host_dir, "create");
     if o.success() {
         let tmpfs_at = clamped.join("tmp").display().to_string();
-        let table = fs::read_to_string(&record).unwrap_or_default();
         assert!(
             parse_mountinfo(&table)
                 .iter()
