@@ -1,6 +1,7 @@
-//! Hostile conditions: a runtime killed in the middle of `create`, concurrent creates of
-//! one id, and a container whose memory limit leaves the runtime almost nothing.
-//! Afterwards `delete --force` must leave no state, cgroup, mount or process.
+//! Hostile conditions: a runtime killed in the middle of `create`, an init killed behind
+//! berth's back, concurrent creates of one id, `kill` and `delete` racing `start`, and a
+//! container whose memory limit leaves the runtime almost nothing. Afterwards `delete
+//! --force` (or `delete`) must leave no state, cgroup, mount or process.
 
 use integration_tests::*;
 use serde_json::json;
@@ -132,27 +133,24 @@ fn kill_and_delete_racing_start() {
         let mut t = TestEnv::new(&format!("race_start_{i}"));
         t.args(&["sleep", "100"]);
         t.create_ok();
+        type Op = fn(&TestEnv) -> Out;
+        let ops: [(&str, Op); 3] =
+            [("start", |t| t.start()), ("kill", |t| t.kill(Some("KILL"))), ("delete --force", |t| t.delete_force())];
+        let go = Instant::now() + Duration::from_millis(50);
         let outs: Vec<(&str, Out)> = std::thread::scope(|s| {
             let t = &t;
-            let go = Instant::now() + Duration::from_millis(50);
-            let at = move |extra_us: u64| {
-                std::thread::sleep(go.saturating_duration_since(Instant::now()) + Duration::from_micros(extra_us));
-            };
             // Stagger the three differently each round so every order gets tried.
-            let (a, b, c) = ((i % 3) * 400, ((i + 1) % 3) * 400, ((i + 2) % 3) * 400);
-            let h1 = s.spawn(move || {
-                at(a);
-                ("start", t.start())
-            });
-            let h2 = s.spawn(move || {
-                at(b);
-                ("kill", t.kill(Some("KILL")))
-            });
-            let h3 = s.spawn(move || {
-                at(c);
-                ("delete --force", t.delete_force())
-            });
-            [h1, h2, h3].into_iter().map(|h| h.join().unwrap()).collect()
+            let handles: Vec<_> = (0u64..)
+                .zip(ops)
+                .map(|(k, (what, op))| {
+                    let delay = Duration::from_micros(((i + k) % 3) * 400);
+                    s.spawn(move || {
+                        std::thread::sleep(go.saturating_duration_since(Instant::now()) + delay);
+                        (what, op(t))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         // (A command that hangs fails the test: every invocation has a time limit.)
         let summary: Vec<String> =
