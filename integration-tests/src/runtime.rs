@@ -207,6 +207,15 @@ impl Facts {
     }
     /// Parse a hex capability mask line (CapEff etc.).
     #[track_caller]
+    /// The descriptors the probe's `fds` found open, without the probe's own handle on
+    /// `/proc/self/fd` that it lists them with.
+    pub fn fds_besides_probe(&self) -> Vec<i32> {
+        self.get("fds")
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .filter(|n| !self.get(&format!("fd{n}")).ends_with("/fd"))
+            .collect()
+    }
     pub fn hex(&self, k: &str) -> u64 {
         u64::from_str_radix(self.get(k), 16).unwrap_or_else(|e| panic!("{k}: {e}"))
     }

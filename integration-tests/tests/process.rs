@@ -288,16 +288,7 @@ fn sysctls() {
 fn no_leaked_file_descriptors() {
     let mut t = TestEnv::new("no_leaked_fds");
     let f = t.run_probe(&["fds"]);
-    let fds: Vec<i32> = f
-        .get("fds")
-        .split(',')
-        .filter_map(|s| s.parse().ok())
-        .filter(|n| {
-            // The probe's own directory handle on /proc/self/fd.
-            !f.get(&format!("fd{n}")).ends_with("/fd")
-        })
-        .collect();
-    assert_eq!(fds, vec![0, 1, 2], "fds: {:?}", f.0);
+    assert_eq!(f.fds_besides_probe(), vec![0, 1, 2], "fds: {:?}", f.0);
 }
 
 #[test]
